@@ -1,0 +1,2 @@
+//! agentbox facade (filled in below).
+pub use agentbox_core as core;
