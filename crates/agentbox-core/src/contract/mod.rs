@@ -26,6 +26,8 @@ pub mod permission;
 mod problem;
 mod schema;
 pub mod types;
+mod validate;
+mod yaml;
 
 pub use model::*;
 pub use permission::{Action, Decision};
@@ -128,7 +130,11 @@ impl Contract {
     pub fn workdir(&self) -> String {
         match &self.document.spec.workdir {
             Some(w) => w.clone(),
-            None => format!("{}/{}", self.mount_path().trim_end_matches('/'), self.name()),
+            None => format!(
+                "{}/{}",
+                self.mount_path().trim_end_matches('/'),
+                self.name()
+            ),
         }
     }
 

@@ -81,6 +81,7 @@ pub struct EnvironmentSpec {
     pub storage: Option<Storage>,
     /// Plain environment variables (never secrets: use `secrets`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "type": "string", "format": "env-name" }))]
     pub env: IndexMap<EnvName, String>,
     /// Environment variables whose values come from a secret store, by reference.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -93,6 +94,7 @@ pub struct EnvironmentSpec {
     pub ports: Vec<Port>,
     /// Named commands, in the order they are written.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "type": "string", "format": "dns1123-label" }))]
     pub commands: IndexMap<DnsLabel, Command>,
     /// Which commands run at which lifecycle point.
     #[serde(default, skip_serializing_if = "Lifecycle::is_empty")]
@@ -187,12 +189,15 @@ pub struct SecretEnv {
 }
 
 /// A reference to one key of one secret (a Kubernetes `Secret`, a Coder parameter, a local map).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretRef {
     /// The secret's name (DNS-1123).
     pub secret: DnsLabel,
     /// The key inside the secret.
+    #[schemars(length(min = 1))]
     pub key: String,
 }
 
@@ -212,6 +217,7 @@ pub struct Feature {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Port {
     /// Endpoint name (DNS-1123, at most 15 characters as for a container port name).
+    #[schemars(extend("maxLength" = 15))]
     pub name: DnsLabel,
     /// Port number, 1–65535.
     #[schemars(range(min = 1, max = 65535))]
@@ -264,6 +270,7 @@ pub enum PortProtocol {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Command {
     /// The command line, run by `sh -c` in `workdir`.
+    #[schemars(length(min = 1))]
     pub run: String,
     /// The Devfile command group it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -399,6 +406,7 @@ pub struct EgressRule {
     pub cidr: Option<Cidr>,
     /// TCP ports allowed; empty means all ports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(range(min = 1, max = 65535)))]
     pub ports: Vec<u16>,
 }
 

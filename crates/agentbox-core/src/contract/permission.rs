@@ -252,7 +252,13 @@ mod tests {
     fn unmatched_actions_get_the_default() {
         let p = perms(&["shell(git:*)"], &[]);
         let d = p.decide(&Action::Shell(&argv("rm -rf /")));
-        assert_eq!(d, Decision { verdict: Verdict::Deny, rule: None });
+        assert_eq!(
+            d,
+            Decision {
+                verdict: Verdict::Deny,
+                rule: None
+            }
+        );
         // A prefix is a whole word: `gitx` is not `git`.
         assert!(!p.decide(&Action::Shell(&argv("gitx status"))).is_allowed());
     }
@@ -261,15 +267,27 @@ mod tests {
     fn exact_shell_patterns_match_only_that_argv() {
         let p = perms(&["shell(make test)"], &[]);
         assert!(p.decide(&Action::Shell(&argv("make test"))).is_allowed());
-        assert!(!p.decide(&Action::Shell(&argv("make test all"))).is_allowed());
+        assert!(
+            !p.decide(&Action::Shell(&argv("make test all")))
+                .is_allowed()
+        );
     }
 
     #[test]
     fn path_globs_do_not_cross_kinds() {
         let p = perms(&["write(/projects/app/**)"], &[]);
-        assert!(p.decide(&Action::Write("/projects/app/lib/a.rb")).is_allowed());
-        assert!(!p.decide(&Action::Write("/projects/other/a.rb")).is_allowed());
-        assert!(!p.decide(&Action::Read("/projects/app/lib/a.rb")).is_allowed());
+        assert!(
+            p.decide(&Action::Write("/projects/app/lib/a.rb"))
+                .is_allowed()
+        );
+        assert!(
+            !p.decide(&Action::Write("/projects/other/a.rb"))
+                .is_allowed()
+        );
+        assert!(
+            !p.decide(&Action::Read("/projects/app/lib/a.rb"))
+                .is_allowed()
+        );
     }
 
     #[test]
@@ -284,7 +302,10 @@ mod tests {
             "shell(g*t)",
             "read(/a/[)",
         ] {
-            assert!(bad.parse::<PermissionPattern>().is_err(), "{bad} should not parse");
+            assert!(
+                bad.parse::<PermissionPattern>().is_err(),
+                "{bad} should not parse"
+            );
         }
     }
 }

@@ -30,7 +30,12 @@ pub struct Problem {
 
 impl Problem {
     /// An error at a location.
-    pub fn error(path: impl Into<String>, line: usize, column: usize, message: impl Into<String>) -> Self {
+    pub fn error(
+        path: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             path: path.into(),
             line,
@@ -38,6 +43,24 @@ impl Problem {
             message: message.into(),
             severity: Severity::Error,
         }
+    }
+
+    /// A warning at a location.
+    pub fn warning(
+        path: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(path, line, column, message)
+        }
+    }
+
+    /// True for [`Severity::Error`].
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 }
 
@@ -47,7 +70,15 @@ impl fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let path = if self.path.is_empty() { "(document)" } else { &self.path };
-        write!(f, "{}:{}: {kind}: {path}: {}", self.line, self.column, self.message)
+        let path = if self.path.is_empty() {
+            "(document)"
+        } else {
+            &self.path
+        };
+        write!(
+            f,
+            "{}:{}: {kind}: {path}: {}",
+            self.line, self.column, self.message
+        )
     }
 }

@@ -92,6 +92,20 @@ pub enum EvidenceEvent {
     },
 }
 
+/// One line of `events.jsonl`: an event, when it was recorded and its place in the run.
+///
+/// Serialised flat: `{"at": "2025-01-01T12:00:00Z", "seq": 1, "type": "note", "message": "…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// Its number in the run, counting from 1.
+    pub seq: u64,
+    /// The event, as stored (redacted).
+    #[serde(flatten)]
+    pub event: EvidenceEvent,
+}
+
 /// One test's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestResult {
@@ -111,7 +125,12 @@ pub struct TestResult {
 
 impl TestResult {
     /// A result with no message or output.
-    pub fn new(suite: impl Into<String>, name: impl Into<String>, outcome: TestOutcome, duration: Duration) -> Self {
+    pub fn new(
+        suite: impl Into<String>,
+        name: impl Into<String>,
+        outcome: TestOutcome,
+        duration: Duration,
+    ) -> Self {
         Self {
             suite: suite.into(),
             name: name.into(),
@@ -156,6 +175,20 @@ pub enum RunOutcome {
     Cancelled,
 }
 
+impl RunOutcome {
+    /// The outcome's name as serialised: `running`, `succeeded`, `failed`, `timed_out`,
+    /// `cancelled`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed { .. } => "failed",
+            RunOutcome::TimedOut => "timed_out",
+            RunOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// `run.json`: the summary of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -190,4 +223,22 @@ pub struct TestCounts {
     pub errors: u64,
     /// Skipped.
     pub skipped: u64,
+}
+
+impl TestCounts {
+    /// Every test counted.
+    pub fn total(&self) -> u64 {
+        self.passed + self.failed + self.errors + self.skipped
+    }
+
+    /// Count one more test with this outcome.
+    pub fn add(&mut self, outcome: TestOutcome) {
+        let counter = match outcome {
+            TestOutcome::Passed => &mut self.passed,
+            TestOutcome::Failed => &mut self.failed,
+            TestOutcome::Error => &mut self.errors,
+            TestOutcome::Skipped => &mut self.skipped,
+        };
+        *counter += 1;
+    }
 }

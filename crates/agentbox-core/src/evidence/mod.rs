@@ -2,16 +2,19 @@
 //! artifacts — written whatever the outcome, with every known secret redacted.
 
 mod event;
-// BRING-UP: evidence helper restores these
-// mod fs;
-// mod junit;
-// mod memory;
+mod fs;
+mod junit;
+mod ledger;
+mod memory;
 mod redact;
 
-pub use event::{EvidenceEvent, RunOutcome, RunRecord, TestCounts, TestOutcome, TestResult};
-// pub use fs::FsEvidenceSink;
-// pub use memory::MemoryEvidenceSink;
-pub use redact::{Redactor, StreamRedactor, REDACTED};
+pub use event::{
+    EvidenceEvent, RecordedEvent, RunOutcome, RunRecord, TestCounts, TestOutcome, TestResult,
+};
+pub use fs::{ARTIFACTS_DIR, EVENTS_FILE, FsEvidenceSink, JUNIT_FILE, RUN_FILE};
+pub use ledger::RunInfo;
+pub use memory::MemoryEvidenceSink;
+pub use redact::{REDACTED, Redactor, StreamRedactor};
 
 use async_trait::async_trait;
 use std::fmt;

@@ -1,0 +1,362 @@
+//! [`LocalSession`]: one long-lived shell (bash when the host has it, else `sh`) in the
+//! workspace's sandbox, fed through its stdin.
+//!
+//! Each command is sent as `command eval '<script>' </dev/null` (so a syntax error fails the
+//! command, not the shell, and the command cannot read the shell's own input), followed by a
+//! line printing a fresh random 128-bit marker and `$?` on stdout, and the marker on stderr.
+//! The command's output is everything before the markers; text that merely looks like a marker
+//! (another token) passes through. `cd` and `export` persist from one command to the next.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand};
+use agentbox_core::{Error, Result};
+use async_trait::async_trait;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::context::ExecContext;
+use crate::error::{BACKEND, backend};
+use crate::process::{Ended, exit_status, supervise};
+
+/// The shell's supervisor: it ends when the shell does (or is killed).
+type Supervisor = JoinHandle<std::io::Result<Ended<()>>>;
+
+/// A persistent shell in a local workspace.
+pub struct LocalSession {
+    ctx: Arc<ExecContext>,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+    stderr: ChildStderr,
+    kill: CancellationToken,
+    _kill_on_drop: DropGuard,
+    supervisor: Option<Supervisor>,
+    closed: Option<String>,
+    carry_out: Vec<u8>,
+    carry_err: Vec<u8>,
+}
+
+impl std::fmt::Debug for LocalSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSession")
+            .field("workspace", &self.ctx.workspace)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalSession {
+    /// Start the shell in the workdir.
+    pub(crate) fn start(ctx: Arc<ExecContext>) -> Result<Self> {
+        let argv: Vec<String> = if std::path::Path::new("/bin/bash").exists() {
+            ["bash", "--noprofile", "--norc"].map(String::from).to_vec()
+        } else {
+            vec!["sh".to_owned()]
+        };
+        let launch = ctx.launch(&argv, None, &Default::default(), &Default::default(), true)?;
+        let mut child = launch.spawn().map_err(|e| e.into_core(&ctx.workspace))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(backend(format!(
+                "the shell of workspace `{}` has no pipes",
+                ctx.workspace
+            )));
+        };
+        let kill = ctx.epoch.token.child_token();
+        let supervisor = tokio::spawn(
+            ctx.epoch
+                .tasks
+                .track_future(supervise(child, kill.clone().cancelled_owned())),
+        );
+        tracing::debug!(workspace = %ctx.workspace, shell = %argv[0], "session started");
+        Ok(Self {
+            _kill_on_drop: kill.clone().drop_guard(),
+            kill,
+            ctx,
+            stdin: Some(stdin),
+            stdout,
+            stderr,
+            supervisor: Some(supervisor),
+            closed: None,
+            carry_out: Vec::new(),
+            carry_err: Vec::new(),
+        })
+    }
+
+    /// Kill the shell's tree (unless it is gone already), reap it and remember why.
+    async fn end(&mut self, reason: &str) -> Option<std::process::ExitStatus> {
+        self.closed.get_or_insert_with(|| reason.to_owned());
+        self.stdin = None;
+        self.kill.cancel();
+        match self.supervisor.take()?.await {
+            Ok(Ok(ended)) => Some(ended.status),
+            Ok(Err(e)) => {
+                tracing::warn!(workspace = %self.ctx.workspace, error = %e, "lost track of the session's shell");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(workspace = %self.ctx.workspace, error = %e, "the session's supervisor failed");
+                None
+            }
+        }
+    }
+
+    fn closed_error(&self) -> Option<Error> {
+        self.closed.as_ref().map(|reason| Error::SessionClosed {
+            workspace: self.ctx.workspace.clone(),
+            reason: reason.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Session for LocalSession {
+    async fn run(&mut self, command: &SessionCommand) -> Result<ExecOutput> {
+        if let Some(closed) = self.closed_error() {
+            return Err(closed);
+        }
+        if self.ctx.epoch.token.is_cancelled() {
+            self.end("the workspace was stopped").await;
+            return Err(self
+                .closed_error()
+                .unwrap_or_else(|| backend("session closed".into())));
+        }
+        if command.script.contains('\0') {
+            return Err(backend(format!(
+                "a session command for workspace `{}` contains a NUL byte, which a shell cannot read",
+                self.ctx.workspace
+            )));
+        }
+        let marker = new_marker()?;
+        let wrapped = format!(
+            "command eval {} </dev/null\nprintf '%s %d\\n' '{marker}' \"$?\"\nprintf '%s\\n' '{marker}' >&2\n",
+            shell_quote(&command.script)
+        );
+        let started = Instant::now();
+        let written = match self.stdin.as_mut() {
+            Some(stdin) => stdin
+                .write_all(wrapped.as_bytes())
+                .await
+                .and(stdin.flush().await),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        };
+        if written.is_err() {
+            self.end("the shell exited").await;
+            return Err(self
+                .closed_error()
+                .unwrap_or_else(|| backend("session closed".into())));
+        }
+
+        let limit = command.output_limit;
+        let mut out = MarkedStream::new(&marker, limit, std::mem::take(&mut self.carry_out));
+        let mut err = MarkedStream::new(&marker, limit, std::mem::take(&mut self.carry_err));
+        let read = read_marked(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
+        let outcome = match command.timeout {
+            Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
+            None => Some(read.await),
+        };
+        let exit = match outcome {
+            None => {
+                self.end("a command timed out and the shell was killed")
+                    .await;
+                ExitStatus::TimedOut
+            }
+            Some(Err(e)) => {
+                self.end("reading the shell's output failed").await;
+                return Err(Error::Backend {
+                    backend: BACKEND,
+                    message: format!(
+                        "reading the session's output in workspace `{}` failed",
+                        self.ctx.workspace
+                    ),
+                    source: Some(Box::new(e)),
+                });
+            }
+            Some(Ok(true)) => {
+                self.carry_out = std::mem::take(&mut out.after);
+                self.carry_err = std::mem::take(&mut err.after);
+                out.code.map_or(ExitStatus::Unknown, ExitStatus::Code)
+            }
+            Some(Ok(false)) => match self.end("the shell exited").await {
+                Some(status) => exit_status(status, self.ctx.sandboxed()),
+                None => ExitStatus::Unknown,
+            },
+        };
+        let mut output = ExecOutput::empty(OutputStreams::Separate);
+        output.exit = exit;
+        (output.stdout, output.stdout_truncated) = out.finish();
+        (output.stderr, output.stderr_truncated) = err.finish();
+        output.duration = started.elapsed();
+        Ok(output)
+    }
+
+    async fn close(mut self: Box<Self>) -> Result<()> {
+        self.end("the session was closed").await;
+        Ok(())
+    }
+}
+
+/// A fresh marker holding a random 128-bit token.
+fn new_marker() -> Result<String> {
+    let mut token = [0u8; 16];
+    getrandom::fill(&mut token)
+        .map_err(|e| backend(format!("no randomness for a session marker: {e}")))?;
+    Ok(format!("__agentbox_{}__", hex::encode(token)))
+}
+
+/// Quote text for a POSIX shell: in single quotes, each `'` written as `'\''`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Read both streams until each has shown the marker (`true`) or one has ended (`false`).
+async fn read_marked(
+    stdout: &mut ChildStdout,
+    stderr: &mut ChildStderr,
+    out: &mut MarkedStream,
+    err: &mut MarkedStream,
+) -> std::io::Result<bool> {
+    let mut out_buf = vec![0u8; 64 * 1024];
+    let mut err_buf = vec![0u8; 64 * 1024];
+    while !(out.done() && err.done()) {
+        tokio::select! {
+            n = stdout.read(&mut out_buf), if !out.done() => match n? {
+                0 => return Ok(false),
+                n => out.feed(&out_buf[..n]),
+            },
+            n = stderr.read(&mut err_buf), if !err.done() => match n? {
+                0 => return Ok(false),
+                n => err.feed(&err_buf[..n]),
+            },
+        }
+    }
+    Ok(true)
+}
+
+/// One output stream of a session command, up to its marker line.
+#[derive(Debug)]
+struct MarkedStream {
+    marker: Vec<u8>,
+    limit: usize,
+    /// Bytes not yet known to be output (they may begin the marker).
+    pending: Vec<u8>,
+    kept: Vec<u8>,
+    truncated: bool,
+    /// The marker line was seen.
+    seen: bool,
+    /// The exit code on the marker line (stdout's).
+    code: Option<i32>,
+    /// Bytes after the marker line (output of background jobs), kept for the next command.
+    after: Vec<u8>,
+}
+
+impl MarkedStream {
+    fn new(marker: &str, limit: usize, carried: Vec<u8>) -> Self {
+        let mut stream = Self {
+            marker: marker.as_bytes().to_vec(),
+            limit,
+            pending: Vec::new(),
+            kept: Vec::new(),
+            truncated: false,
+            seen: false,
+            code: None,
+            after: Vec::new(),
+        };
+        stream.feed(&carried);
+        stream
+    }
+
+    fn done(&self) -> bool {
+        self.seen
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.seen {
+            self.after.extend_from_slice(bytes);
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        let Some(at) = find(&self.pending, &self.marker) else {
+            let safe = self.pending.len().saturating_sub(self.marker.len() - 1);
+            let output: Vec<u8> = self.pending.drain(..safe).collect();
+            self.keep(&output);
+            return;
+        };
+        let rest = at + self.marker.len();
+        let Some(newline) = self.pending[rest..].iter().position(|&b| b == b'\n') else {
+            return;
+        };
+        let output: Vec<u8> = self.pending[..at].to_vec();
+        self.keep(&output);
+        let line = String::from_utf8_lossy(&self.pending[rest..rest + newline]).into_owned();
+        self.code = line.trim().parse().ok();
+        self.after = self.pending.split_off(rest + newline + 1);
+        self.pending.clear();
+        self.seen = true;
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        self.truncated |= bytes.len() > room;
+    }
+
+    /// The output (with whatever was pending when the stream ended) and whether it was cut.
+    fn finish(mut self) -> (Vec<u8>, bool) {
+        let pending = std::mem::take(&mut self.pending);
+        if !self.seen {
+            self.keep(&pending);
+        }
+        (self.kept, self.truncated)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKER: &str = "__agentbox_00112233445566778899aabbccddeeff__";
+
+    #[test]
+    fn output_ends_at_the_marker_and_the_code_is_read() {
+        let mut s = MarkedStream::new(MARKER, 100, Vec::new());
+        s.feed(b"hello\n__agentbox_00112233");
+        assert!(!s.done());
+        s.feed(b"445566778899aabbccddeeff__ 7\nlater");
+        assert!(s.done());
+        assert_eq!(s.code, Some(7));
+        assert_eq!(s.after, b"later");
+        assert_eq!(s.finish(), (b"hello\n".to_vec(), false));
+    }
+
+    #[test]
+    fn a_marker_with_another_token_is_output() {
+        let fake = "__agentbox_ffffffffffffffffffffffffffffffff__ 0\n";
+        let mut s = MarkedStream::new(MARKER, 1000, Vec::new());
+        s.feed(fake.as_bytes());
+        s.feed(format!("{MARKER} 0\n").as_bytes());
+        assert_eq!(s.finish(), (fake.as_bytes().to_vec(), false));
+    }
+
+    #[test]
+    fn output_is_cut_at_the_limit_but_the_marker_is_still_found() {
+        let mut s = MarkedStream::new(MARKER, 4, Vec::new());
+        s.feed(b"0123456789");
+        s.feed(format!("{MARKER} 1\n").as_bytes());
+        assert_eq!(s.code, Some(1));
+        assert_eq!(s.finish(), (b"0123".to_vec(), true));
+    }
+
+    #[test]
+    fn quoting_keeps_text_literal() {
+        assert_eq!(shell_quote("it's $HOME"), r"'it'\''s $HOME'");
+    }
+}
