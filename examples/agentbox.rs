@@ -9,7 +9,9 @@
 //! Exit codes: 0 success, 1 the contract's tests failed, 2 bad input (nothing was provisioned).
 
 use agentbox::contract::{Contract, LoadOptions, Severity};
-use agentbox::evidence::{EvidenceEvent, FsEvidenceSink, RunInfo, RunOutcome, TestOutcome, TestResult};
+use agentbox::evidence::{
+    EvidenceEvent, FsEvidenceSink, RunInfo, RunOutcome, TestOutcome, TestResult,
+};
 use agentbox::exec::{ExecChunk, ExecOutput, ExecRequest, OutputStreams};
 use agentbox::local::{Isolation, LocalProvider};
 use agentbox::progress::{Progress, ProgressEvent};
@@ -24,7 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "agentbox", about = "Provision agent workspaces from an environment contract")]
+#[command(
+    name = "agentbox",
+    about = "Provision agent workspaces from an environment contract"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,7 +128,11 @@ async fn main() -> ExitCode {
 
 /// Load a contract, printing warnings, or every problem when it is invalid.
 fn load(path: &Path, strict: bool) -> Option<Contract> {
-    let options = if strict { LoadOptions::strict() } else { LoadOptions::default() };
+    let options = if strict {
+        LoadOptions::strict()
+    } else {
+        LoadOptions::default()
+    };
     match Contract::load(path, &options) {
         Ok(contract) => {
             for w in contract.warnings() {
@@ -135,8 +144,14 @@ fn load(path: &Path, strict: bool) -> Option<Contract> {
             for p in &problems {
                 eprintln!("{}:{p}", path.display());
             }
-            let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
-            eprintln!("{}: {errors} error(s); nothing was provisioned", path.display());
+            let errors = problems
+                .iter()
+                .filter(|p| p.severity == Severity::Error)
+                .count();
+            eprintln!(
+                "{}: {errors} error(s); nothing was provisioned",
+                path.display()
+            );
             None
         }
         Err(e) => {
@@ -176,13 +191,24 @@ async fn run(contract: Contract, options: RunOptions) -> agentbox::Result<bool> 
         },
     )
     .await?;
-    eprintln!("evidence run {} in {}", sink.run_id(), sink.run_dir().display());
+    eprintln!(
+        "evidence run {} in {}",
+        sink.run_id(),
+        sink.run_dir().display()
+    );
 
     let info = provider.create(&contract, CreateRequest::default()).await?;
     sink.note_workspace(&info.id).await?;
     lifecycle(&sink, &info, "create").await?;
 
-    let outcome = work(&provider, &contract, &info, &sink, options.source.as_deref()).await;
+    let outcome = work(
+        &provider,
+        &contract,
+        &info,
+        &sink,
+        options.source.as_deref(),
+    )
+    .await;
 
     // Cleanup always runs: suspend (storage kept), then delete unless asked to keep it.
     let mut cleanup = Ok(());
@@ -209,8 +235,12 @@ async fn run(contract: Contract, options: RunOptions) -> agentbox::Result<bool> 
 
     let run_outcome = match &outcome {
         Ok(true) => RunOutcome::Succeeded,
-        Ok(false) => RunOutcome::Failed { reason: "the contract's tests failed".into() },
-        Err(e) => RunOutcome::Failed { reason: e.to_string() },
+        Ok(false) => RunOutcome::Failed {
+            reason: "the contract's tests failed".into(),
+        },
+        Err(e) => RunOutcome::Failed {
+            reason: e.to_string(),
+        },
     };
     let record = sink.finish(run_outcome).await?;
     println!("evidence: {}", sink.run_dir().display());
@@ -231,17 +261,21 @@ async fn work(
     source: Option<&Path>,
 ) -> agentbox::Result<bool> {
     provider.start(&info.id).await?;
-    let ready = provider.wait_ready(&info.id, Duration::from_secs(60)).await?;
+    let ready = provider
+        .wait_ready(&info.id, Duration::from_secs(60))
+        .await?;
     lifecycle(sink, &ready, "start").await?;
     let executor = provider.executor(&info.id).await?;
 
     if let Some(dir) = source {
         for (relative, host) in files_under(dir)? {
-            let file = tokio::fs::File::open(&host).await.map_err(|source| Error::Io {
-                action: "open a source file",
-                path: host.clone(),
-                source,
-            })?;
+            let file = tokio::fs::File::open(&host)
+                .await
+                .map_err(|source| Error::Io {
+                    action: "open a source file",
+                    path: host.clone(),
+                    source,
+                })?;
             let written = executor.write_file(&relative, Box::new(file)).await?;
             sink.record(EvidenceEvent::FileWritten {
                 workspace: info.id.to_string(),
@@ -259,11 +293,14 @@ async fn work(
         .iter()
         .find(|(name, _)| name.as_str() == "test")
     else {
-        sink.record(EvidenceEvent::Note { message: "the contract has no `test` command".into() })
-            .await?;
+        sink.record(EvidenceEvent::Note {
+            message: "the contract has no `test` command".into(),
+        })
+        .await?;
         return Ok(true);
     };
-    let mut request = ExecRequest::new(["sh", "-c", command.run.as_str()]).timeout(Duration::from_secs(600));
+    let mut request =
+        ExecRequest::new(["sh", "-c", command.run.as_str()]).timeout(Duration::from_secs(600));
     if let Some(dir) = &command.workdir {
         request = request.cwd(dir.clone());
     }
@@ -288,7 +325,11 @@ async fn work(
     let mut result = TestResult::new(
         "contract",
         name.as_str(),
-        if passed { TestOutcome::Passed } else { TestOutcome::Failed },
+        if passed {
+            TestOutcome::Passed
+        } else {
+            TestOutcome::Failed
+        },
         output.duration,
     );
     if !passed {
@@ -300,7 +341,10 @@ async fn work(
 }
 
 /// Run a command, showing its output as it comes, and collect it.
-async fn stream_to_terminal(executor: &dyn Executor, request: ExecRequest) -> agentbox::Result<ExecOutput> {
+async fn stream_to_terminal(
+    executor: &dyn Executor,
+    request: ExecRequest,
+) -> agentbox::Result<ExecOutput> {
     let limit = request.output_limit;
     let started = Instant::now();
     let mut stream = executor.exec_stream(request).await?;
@@ -322,7 +366,11 @@ async fn stream_to_terminal(executor: &dyn Executor, request: ExecRequest) -> ag
     Ok(output)
 }
 
-async fn lifecycle(sink: &FsEvidenceSink, info: &WorkspaceInfo, operation: &str) -> agentbox::Result<()> {
+async fn lifecycle(
+    sink: &FsEvidenceSink,
+    info: &WorkspaceInfo,
+    operation: &str,
+) -> agentbox::Result<()> {
     sink.record(EvidenceEvent::Lifecycle {
         workspace: info.id.to_string(),
         operation: operation.into(),
@@ -356,10 +404,10 @@ fn files_under(dir: &Path) -> agentbox::Result<Vec<(String, PathBuf)>> {
             })?;
             if kind.is_dir() {
                 pending.push(path);
-            } else if kind.is_file() {
-                if let Ok(rel) = path.strip_prefix(dir) {
-                    out.push((rel.to_string_lossy().into_owned(), path.clone()));
-                }
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(dir)
+            {
+                out.push((rel.to_string_lossy().into_owned(), path.clone()));
             }
         }
     }
@@ -371,16 +419,34 @@ fn files_under(dir: &Path) -> agentbox::Result<Vec<(String, PathBuf)>> {
 fn show(started: Instant, event: &ProgressEvent) {
     let t = started.elapsed().as_secs_f64();
     match event {
-        ProgressEvent::Workspace { workspace, phase, message, .. } => {
+        ProgressEvent::Workspace {
+            workspace,
+            phase,
+            message,
+            ..
+        } => {
             let phase = phase.map_or("deleted".to_owned(), |p| p.to_string());
-            let message = message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
+            let message = message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
             eprintln!("[{t:6.2}s] workspace {workspace}: {phase}{message}");
         }
         ProgressEvent::ExecStarted { program, .. } => eprintln!("[{t:6.2}s] $ {program} …"),
-        ProgressEvent::ExecFinished { program, exit, duration_ms, .. } => {
+        ProgressEvent::ExecFinished {
+            program,
+            exit,
+            duration_ms,
+            ..
+        } => {
             eprintln!("[{t:6.2}s] $ {program}: {exit} in {duration_ms} ms")
         }
-        ProgressEvent::Transfer { path, bytes, direction, .. } => {
+        ProgressEvent::Transfer {
+            path,
+            bytes,
+            direction,
+            ..
+        } => {
             eprintln!("[{t:6.2}s] {direction} {path} ({bytes} bytes)")
         }
         ProgressEvent::Warning { message, .. } => eprintln!("[{t:6.2}s] warning: {message}"),

@@ -22,6 +22,7 @@
 //! use agentbox::exec::ExecRequest;
 //! use agentbox::local::LocalProvider;
 //! use agentbox::provider::{CreateRequest, WorkspaceProviderExt};
+//! use agentbox::WorkspaceProvider;
 //! use std::time::Duration;
 //!
 //! let contract = Contract::load("examples/agentbox.yaml", &LoadOptions::default())?;
@@ -46,8 +47,8 @@
 
 pub use agentbox_core as core;
 pub use agentbox_core::{
-    contract, evidence, exec, model, progress, provider, secrets, Contract, Error, EvidenceSink,
-    Executor, ModelClient, Result, WorkspaceProvider,
+    Contract, Error, EvidenceSink, Executor, ModelClient, Result, WorkspaceProvider, contract,
+    evidence, exec, model, progress, provider, secrets,
 };
 
 /// The local provider (feature `local`, on by default).

@@ -21,7 +21,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Longer than any healthy run (a few seconds); a run that reaches it has hung.
-const HANG_GUARD: Duration = Duration::from_millis(1500);
+const HANG_GUARD: Duration = Duration::from_secs(120);
 const MODEL: &str = "agentbox-fake-model";
 const API_KEY: &str = "sk-agentbox-copilot-cli-test";
 

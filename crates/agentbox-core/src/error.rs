@@ -43,7 +43,9 @@ pub enum Error {
     },
 
     /// A workspace with this name already exists.
-    #[error("{backend}: workspace `{workspace}` already exists; choose another name or delete it first")]
+    #[error(
+        "{backend}: workspace `{workspace}` already exists; choose another name or delete it first"
+    )]
     AlreadyExists {
         /// Backend name.
         backend: &'static str,
@@ -52,7 +54,9 @@ pub enum Error {
     },
 
     /// A path given to an executor lies outside the workspace.
-    #[error("path `{path}` escapes workspace `{workspace}` (root {root}); use a path under the root")]
+    #[error(
+        "path `{path}` escapes workspace `{workspace}` (root {root}); use a path under the root"
+    )]
     PathEscapes {
         /// Workspace id.
         workspace: String,
@@ -63,7 +67,9 @@ pub enum Error {
     },
 
     /// A secret the contract references could not be resolved.
-    #[error("secret `{secret}` key `{key}` (for ${env}) is not available to workspace `{workspace}`; {hint}")]
+    #[error(
+        "secret `{secret}` key `{key}` (for ${env}) is not available to workspace `{workspace}`; {hint}"
+    )]
     SecretMissing {
         /// Workspace id.
         workspace: String,

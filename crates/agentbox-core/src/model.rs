@@ -179,5 +179,8 @@ pub trait ModelClient: Send + Sync + fmt::Debug {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse>;
 
     /// One completion, streamed; the stream ends with [`ChatChunk::Done`].
-    async fn chat_stream(&self, request: ChatRequest) -> Result<BoxStream<'static, Result<ChatChunk>>>;
+    async fn chat_stream(
+        &self,
+        request: ChatRequest,
+    ) -> Result<BoxStream<'static, Result<ChatChunk>>>;
 }

@@ -8,9 +8,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Result;
 use crate::contract::Contract;
 use crate::exec::Executor;
-use crate::Result;
 
 /// Label every agentbox workspace carries: `app.kubernetes.io/managed-by=agentbox`.
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -282,7 +282,10 @@ pub fn workspace_labels(contract: &Contract, request: &CreateRequest) -> BTreeMa
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_MANAGED_BY.to_owned(), "agentbox".to_owned());
     labels.insert(LABEL_CONTRACT.to_owned(), contract.name().to_owned());
-    labels.insert(LABEL_CONTRACT_HASH.to_owned(), contract.hash()[..32].to_owned());
+    labels.insert(
+        LABEL_CONTRACT_HASH.to_owned(),
+        contract.hash()[..32].to_owned(),
+    );
     labels.extend(contract.metadata.labels.clone());
     labels.extend(request.labels.clone());
     labels

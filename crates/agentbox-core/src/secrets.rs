@@ -6,8 +6,8 @@ use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::contract::SecretRef;
 use crate::Result;
+use crate::contract::SecretRef;
 
 /// Resolves secret references to values.
 #[async_trait]
@@ -30,7 +30,12 @@ impl StaticSecrets {
     }
 
     /// Add (or replace) `secret`/`key`.
-    pub fn with(mut self, secret: impl Into<String>, key: impl Into<String>, value: SecretString) -> Self {
+    pub fn with(
+        mut self,
+        secret: impl Into<String>,
+        key: impl Into<String>,
+        value: SecretString,
+    ) -> Self {
         self.0.insert((secret.into(), key.into()), value);
         self
     }

@@ -77,8 +77,10 @@ async fn a_workspace_moves_through_its_phases() {
         phases,
         [
             Some(Phase::Pending),
+            Some(Phase::Starting),
             Some(Phase::Running),
             Some(Phase::Stopped),
+            Some(Phase::Starting),
             Some(Phase::Running),
             None
         ]

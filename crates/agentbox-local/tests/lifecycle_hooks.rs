@@ -21,7 +21,11 @@ const HOOKS: &str = "  commands:
     preStop: [bye]
 ";
 
-async fn read(provider: &agentbox_local::LocalProvider, id: &agentbox_core::provider::WorkspaceId, file: &str) -> String {
+async fn read(
+    provider: &agentbox_local::LocalProvider,
+    id: &agentbox_core::provider::WorkspaceId,
+    file: &str,
+) -> String {
     let ex = provider.executor(id).await.unwrap();
     let out = ex.exec(ExecRequest::new(["cat", file])).await.unwrap();
     out.stdout_text()
@@ -31,7 +35,10 @@ async fn read(provider: &agentbox_local::LocalProvider, id: &agentbox_core::prov
 async fn post_create_runs_once_and_post_start_on_every_start() {
     let f = fixture(Isolation::Bubblewrap);
     let p = &f.provider;
-    let ws = p.create(&contract(HOOKS), CreateRequest::named("hooks")).await.unwrap();
+    let ws = p
+        .create(&contract(HOOKS), CreateRequest::named("hooks"))
+        .await
+        .unwrap();
     for _ in 0..3 {
         p.start(&ws.id).await.unwrap();
         p.wait_ready(&ws.id, Duration::from_secs(10)).await.unwrap();
@@ -53,19 +60,31 @@ async fn failing_post_start_fails_the_workspace_with_its_output_and_a_retry_can_
   lifecycle:
     postStart: [check]
 ";
-    let ws = p.create(&contract(extra), CreateRequest::named("hook-fails")).await.unwrap();
+    let ws = p
+        .create(&contract(extra), CreateRequest::named("hook-fails"))
+        .await
+        .unwrap();
     let err = p.start(&ws.id).await.unwrap_err();
     let Error::WorkspaceFailed { message, .. } = &err else {
         panic!("expected WorkspaceFailed, got {err}");
     };
     assert!(message.contains("postStart command `check`"), "{message}");
-    assert!(message.contains("exit code 3") && message.contains("flag is missing"), "{message}");
+    assert!(
+        message.contains("exit code 3") && message.contains("flag is missing"),
+        "{message}"
+    );
     let status = p.status(&ws.id).await.unwrap();
     assert_eq!(status.phase, Phase::Failed);
     assert_eq!(status.message.as_deref(), Some(message.as_str()));
-    let waited = p.wait_ready(&ws.id, Duration::from_secs(5)).await.unwrap_err();
+    let waited = p
+        .wait_ready(&ws.id, Duration::from_secs(5))
+        .await
+        .unwrap_err();
     assert!(matches!(waited, Error::WorkspaceFailed { .. }), "{waited}");
-    assert!(matches!(p.executor(&ws.id).await, Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        p.executor(&ws.id).await,
+        Err(Error::InvalidState { .. })
+    ));
 
     // Fix the cause on the host side (the workspace's files) and start again.
     std::fs::write(f.dir.path().join("hook-fails/files/demo/flag"), b"").unwrap();
@@ -85,13 +104,18 @@ async fn failing_pre_stop_is_a_warning_and_the_stop_goes_ahead() {
   lifecycle:
     preStop: [flush]
 ";
-    let ws = p.create(&contract(extra), CreateRequest::named("prestop")).await.unwrap();
+    let ws = p
+        .create(&contract(extra), CreateRequest::named("prestop"))
+        .await
+        .unwrap();
     p.start(&ws.id).await.unwrap();
     p.stop(&ws.id).await.unwrap();
     assert_eq!(p.status(&ws.id).await.unwrap().phase, Phase::Stopped);
     let warnings = f.events.warnings();
     assert!(
-        warnings.iter().any(|w| w.contains("preStop command `flush`") && w.contains("cannot flush")),
+        warnings
+            .iter()
+            .any(|w| w.contains("preStop command `flush`") && w.contains("cannot flush")),
         "{warnings:?}"
     );
     p.delete(&ws.id).await.unwrap();

@@ -7,8 +7,27 @@
 //!   OpenDAL test every backend with one suite). A backend declares what it can do through its
 //!   [`Capabilities`](agentbox_core::provider::Capabilities); behaviours it cannot support are
 //!   skipped with a reason, never faked.
+//! - [`model_server`]: a loopback OpenAI-compatible chat-completions server with a scripted
+//!   queue of answers, a Copilot token exchange, a record of every request and fault knobs.
 //!
-//! Running the whole suite against a provider takes one macro call in a test file:
+//! Each behaviour is a plain `pub async fn` that can be called on its own, here against the
+//! local provider:
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! use agentbox_testkit::behaviour::{self, Outcome, Suite};
+//! use std::sync::Arc;
+//!
+//! let state = tempfile::tempdir().unwrap();
+//! let provider = agentbox_local::LocalProvider::builder().root(state.path()).build().unwrap();
+//! let suite = Suite::new(Arc::new(provider));
+//! assert_eq!(behaviour::exec::exit_codes(&suite).await, Outcome::Passed);
+//! # }
+//! ```
+//!
+//! Running the whole suite against a backend takes one macro call in its test file; it makes
+//! one `#[tokio::test]` per behaviour:
 //!
 //! ```ignore
 //! // tests/behaviour.rs of a backend crate
@@ -16,15 +35,6 @@
 //!     let provider = my_backend::Provider::connect().await.unwrap();
 //!     agentbox_testkit::behaviour::Suite::new(std::sync::Arc::new(provider))
 //! });
-//! ```
-//!
-//! Each behaviour is also a plain `pub async fn` that can be called on its own:
-//!
-//! ```
-//! use agentbox_testkit::behaviour::{self, Outcome};
-//! # async fn demo(suite: behaviour::Suite) {
-//! assert_eq!(behaviour::exec::exit_codes(&suite).await, Outcome::Passed);
-//! # }
 //! ```
 
 #![warn(missing_docs)]

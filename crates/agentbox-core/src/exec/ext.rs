@@ -17,7 +17,14 @@ pub trait ExecutorExt: Executor {
             Ok(out)
         } else {
             let err = out.stderr_text();
-            let tail: String = err.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = err
+                .chars()
+                .rev()
+                .take(2000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             Err(Error::Backend {
                 backend: "exec",
                 message: format!(
@@ -33,18 +40,25 @@ pub trait ExecutorExt: Executor {
 
     /// Write bytes to a file.
     async fn write_bytes(&self, path: &str, content: Vec<u8>) -> Result<FileWritten> {
-        self.write_file(path, Box::new(std::io::Cursor::new(content))).await
+        self.write_file(path, Box::new(std::io::Cursor::new(content)))
+            .await
     }
 
     /// Read a whole file into memory.
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let mut reader = self.read_file(path).await?;
         let mut buf = Vec::new();
-        reader.read_to_end(&mut buf).await.map_err(|e| Error::Backend {
-            backend: "exec",
-            message: format!("reading `{path}` from workspace `{}` failed", self.workspace()),
-            source: Some(Box::new(e)),
-        })?;
+        reader
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| Error::Backend {
+                backend: "exec",
+                message: format!(
+                    "reading `{path}` from workspace `{}` failed",
+                    self.workspace()
+                ),
+                source: Some(Box::new(e)),
+            })?;
         Ok(buf)
     }
 }

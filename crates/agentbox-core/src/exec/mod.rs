@@ -10,12 +10,14 @@ mod request;
 mod session;
 
 pub use ext::ExecutorExt;
-pub use request::{ExecChunk, ExecOutput, ExecRequest, ExitStatus, OutputStreams, DEFAULT_OUTPUT_LIMIT};
+pub use request::{
+    DEFAULT_OUTPUT_LIMIT, ExecChunk, ExecOutput, ExecRequest, ExitStatus, OutputStreams,
+};
 pub use session::{Session, SessionCommand};
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Instant;
@@ -60,7 +62,12 @@ pub trait Executor: Send + Sync + fmt::Debug {
 
     /// Run a command to completion, keeping at most `request.output_limit` bytes of each stream.
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
-        collect(self.output_streams(), request.output_limit, self.exec_stream(request).await?).await
+        collect(
+            self.output_streams(),
+            request.output_limit,
+            self.exec_stream(request).await?,
+        )
+        .await
     }
 
     /// Write `content` to `path` (relative paths are taken from the workdir), creating parent
@@ -75,7 +82,11 @@ pub trait Executor: Send + Sync + fmt::Debug {
 }
 
 /// Collect an [`ExecStream`] into an [`ExecOutput`], keeping at most `limit` bytes per stream.
-pub async fn collect(streams: OutputStreams, limit: usize, mut stream: ExecStream) -> Result<ExecOutput> {
+pub async fn collect(
+    streams: OutputStreams,
+    limit: usize,
+    mut stream: ExecStream,
+) -> Result<ExecOutput> {
     let started = Instant::now();
     let mut out = ExecOutput::empty(streams);
     while let Some(chunk) = stream.next().await {

@@ -69,14 +69,28 @@ mod tests {
 
     #[test]
     fn relative_paths_start_at_the_workdir() {
-        assert_eq!(resolve("w", "/p", "/p/app", "a/b.txt").unwrap(), "/p/app/a/b.txt");
-        assert_eq!(resolve("w", "/p", "/p/app", "./a//b.txt").unwrap(), "/p/app/a/b.txt");
+        assert_eq!(
+            resolve("w", "/p", "/p/app", "a/b.txt").unwrap(),
+            "/p/app/a/b.txt"
+        );
+        assert_eq!(
+            resolve("w", "/p", "/p/app", "./a//b.txt").unwrap(),
+            "/p/app/a/b.txt"
+        );
         assert_eq!(resolve("w", "/p", "/p/app", "..").unwrap(), "/p");
     }
 
     #[test]
     fn escapes_are_refused() {
-        for bad in ["../..", "/etc/passwd", "/p/../etc", "/pp/x", "a/../../../x", "", "a\0b"] {
+        for bad in [
+            "../..",
+            "/etc/passwd",
+            "/p/../etc",
+            "/pp/x",
+            "a/../../../x",
+            "",
+            "a\0b",
+        ] {
             let err = resolve("w", "/p", "/p/app", bad).unwrap_err();
             assert!(matches!(err, Error::PathEscapes { .. }), "{bad}: {err}");
         }

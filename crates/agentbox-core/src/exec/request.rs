@@ -91,7 +91,10 @@ impl fmt::Debug for ExecRequest {
             .field("env", &self.env)
             .field("secret_env", &self.secret_env.keys().collect::<Vec<_>>())
             .field("cwd", &self.cwd)
-            .field("stdin", &self.stdin.as_ref().map(|b| format!("{} bytes", b.len())))
+            .field(
+                "stdin",
+                &self.stdin.as_ref().map(|b| format!("{} bytes", b.len())),
+            )
             .field("timeout", &self.timeout)
             .field("output_limit", &self.output_limit)
             .finish()

@@ -36,10 +36,7 @@ impl SessionCommand {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let quoted: Vec<String> = argv
-            .into_iter()
-            .map(|a| quote(a.as_ref()))
-            .collect();
+        let quoted: Vec<String> = argv.into_iter().map(|a| quote(a.as_ref())).collect();
         Self::script(quoted.join(" "))
     }
 

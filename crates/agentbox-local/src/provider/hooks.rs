@@ -30,7 +30,8 @@ impl LocalProvider {
             _ => {}
         }
         let allowed = |from| from != Phase::Terminating;
-        self.transition(id, "start", Phase::Starting, allowed).await?;
+        self.transition(id, "start", Phase::Starting, allowed)
+            .await?;
 
         let (dir, record) = self.load(id)?;
         let lifecycle = &record.contract.spec.lifecycle;
@@ -71,7 +72,10 @@ impl LocalProvider {
         let epoch = self.runtime(id, Phase::Running).epoch();
         let executor = LocalExecutor::new(self.exec_context(&dir, &record, epoch, secrets)?);
         for name in names {
-            if let Err(message) = self.run_hook(&executor, &record.contract, "preStop", name).await {
+            if let Err(message) = self
+                .run_hook(&executor, &record.contract, "preStop", name)
+                .await
+            {
                 self.warn(id, message);
             }
         }
@@ -88,7 +92,9 @@ impl LocalProvider {
     ) -> std::result::Result<(), String> {
         // Validation guarantees lifecycle names refer to existing commands.
         let Some(command) = contract.spec.commands.get(name) else {
-            return Err(format!("{hook} names command `{name}`, which the contract does not define"));
+            return Err(format!(
+                "{hook} names command `{name}`, which the contract does not define"
+            ));
         };
         let mut request = ExecRequest::new(["sh", "-c", command.run.as_str()])
             .timeout(HOOK_TIMEOUT)
@@ -109,7 +115,9 @@ impl LocalProvider {
             text = output.stdout_text();
         }
         let start = text.len().saturating_sub(TAIL);
-        let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+        let start = (start..text.len())
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(text.len());
         Err(format!(
             "{hook} command `{name}` (`{}`) ended with {}: {}",
             command.run,

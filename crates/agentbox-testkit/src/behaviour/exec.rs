@@ -15,7 +15,12 @@ pub async fn exit_codes(suite: &Suite) -> Outcome {
             .exec(ExecRequest::new(["sh", "-c", &format!("exit {code}")]))
             .await
             .expect("exec");
-        assert_eq!(out.exit, ExitStatus::Code(code), "{}: exit {code}", ws.provider.backend());
+        assert_eq!(
+            out.exit,
+            ExitStatus::Code(code),
+            "{}: exit {code}",
+            ws.provider.backend()
+        );
     }
     let out = ws
         .executor
@@ -23,7 +28,10 @@ pub async fn exit_codes(suite: &Suite) -> Outcome {
         .await
         .expect("exec");
     assert!(!out.exit.success(), "a killed command is not a success");
-    let missing = ws.executor.exec(ExecRequest::new(["no-such-program-agentbox"])).await;
+    let missing = ws
+        .executor
+        .exec(ExecRequest::new(["no-such-program-agentbox"]))
+        .await;
     if let Ok(out) = missing {
         assert!(!out.exit.success(), "a missing program is not a success");
     }
@@ -41,7 +49,11 @@ pub async fn stdin_is_delivered(suite: &Suite) -> Outcome {
         .await
         .expect("exec");
     assert!(out.exit.success());
-    assert!(out.stdout == input, "{}: stdin round trip differs", ws.provider.backend());
+    assert!(
+        out.stdout == input,
+        "{}: stdin round trip differs",
+        ws.provider.backend()
+    );
     ws.delete().await;
     Outcome::Passed
 }
@@ -54,7 +66,11 @@ pub async fn stderr_is_separate(suite: &Suite) -> Outcome {
     let ws = suite.running("stderr-is-separate").await;
     let out = ws
         .executor
-        .exec(ExecRequest::new(["sh", "-c", "echo out; echo err >&2; exit 2"]))
+        .exec(ExecRequest::new([
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 2",
+        ]))
         .await
         .expect("exec");
     assert_eq!(out.stdout_text(), "out\n");
@@ -69,16 +85,34 @@ pub async fn env_and_cwd(suite: &Suite) -> Outcome {
     let ws = suite.running("env-and-cwd").await;
     let ex = &ws.executor;
     let out = ex.exec(ExecRequest::new(["pwd"])).await.expect("pwd");
-    assert_eq!(out.stdout_text().trim(), suite.contract.workdir(), "default cwd is the workdir");
+    assert_eq!(
+        out.stdout_text().trim(),
+        suite.contract.workdir(),
+        "default cwd is the workdir"
+    );
 
     let mkdir = ExecRequest::new(["mkdir", "-p", "sub/dir"]);
     assert!(ex.exec(mkdir).await.expect("mkdir").exit.success());
-    let out = ex.exec(ExecRequest::new(["pwd"]).cwd("sub/dir")).await.expect("pwd");
-    assert_eq!(out.stdout_text().trim(), format!("{}/sub/dir", suite.contract.workdir()));
+    let out = ex
+        .exec(ExecRequest::new(["pwd"]).cwd("sub/dir"))
+        .await
+        .expect("pwd");
+    assert_eq!(
+        out.stdout_text().trim(),
+        format!("{}/sub/dir", suite.contract.workdir())
+    );
 
-    let env = ExecRequest::new(["sh", "-c", "printf '%s|%s' \"$SUITE_GREETING\" \"$EXTRA\""]).env("EXTRA", "x y");
+    let env = ExecRequest::new(["sh", "-c", "printf '%s|%s' \"$SUITE_GREETING\" \"$EXTRA\""])
+        .env("EXTRA", "x y");
     let out = ex.exec(env).await.expect("env");
-    let greeting = suite.contract.spec.env.values().next().cloned().unwrap_or_default();
+    let greeting = suite
+        .contract
+        .spec
+        .env
+        .values()
+        .next()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(out.stdout_text(), format!("{greeting}|x y"));
     ws.delete().await;
     Outcome::Passed
@@ -87,17 +121,35 @@ pub async fn env_and_cwd(suite: &Suite) -> Outcome {
 /// Arguments are passed as they are: no shell expands `$`, `;`, quotes or globs in them.
 pub async fn argv_is_not_interpreted_by_a_shell(suite: &Suite) -> Outcome {
     let ws = suite.running("argv-is-not-interpreted").await;
-    let tricky = ["$HOME", "a;b", "'q'", "\"dq\"", "*", "$(id)", "line\nbreak", " lead"];
+    let tricky = [
+        "$HOME",
+        "a;b",
+        "'q'",
+        "\"dq\"",
+        "*",
+        "$(id)",
+        "line\nbreak",
+        " lead",
+    ];
     let mut argv = vec!["printf".to_owned(), "%s\\0".to_owned()];
     argv.extend(tricky.iter().map(|s| s.to_string()));
-    let out = ws.executor.exec(ExecRequest::new(argv)).await.expect("exec");
+    let out = ws
+        .executor
+        .exec(ExecRequest::new(argv))
+        .await
+        .expect("exec");
     let got: Vec<String> = out
         .stdout
         .split(|b| *b == 0)
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect();
-    assert_eq!(got, tricky, "{}: argv reached the program unchanged", ws.provider.backend());
+    assert_eq!(
+        got,
+        tricky,
+        "{}: argv reached the program unchanged",
+        ws.provider.backend()
+    );
     ws.delete().await;
     Outcome::Passed
 }
@@ -113,7 +165,11 @@ pub async fn output_streams_before_exit(suite: &Suite) -> Outcome {
         .await
         .expect("exec_stream");
     let first = stream.next().await.expect("a first chunk").expect("chunk");
-    assert_eq!(first, ExecChunk::Stdout("ready\n".into()), "output arrives before exit");
+    assert_eq!(
+        first,
+        ExecChunk::Stdout("ready\n".into()),
+        "output arrives before exit"
+    );
     let touch = ExecRequest::new(["touch", "go"]);
     assert!(ws.executor.exec(touch).await.expect("touch").exit.success());
     let mut rest = Vec::new();
@@ -126,7 +182,11 @@ pub async fn output_streams_before_exit(suite: &Suite) -> Outcome {
         }
     }
     assert_eq!(String::from_utf8_lossy(&rest), "done\n");
-    assert_eq!(exit, Some(ExitStatus::Code(0)), "the stream ends with the exit status");
+    assert_eq!(
+        exit,
+        Some(ExitStatus::Code(0)),
+        "the stream ends with the exit status"
+    );
     ws.delete().await;
     Outcome::Passed
 }
@@ -149,15 +209,29 @@ pub async fn timeout_kills_children(suite: &Suite) -> Outcome {
     let script = "(sleep 2; touch marker) & sleep 100";
     let req = ExecRequest::new(["sh", "-c", script]).timeout(Duration::from_millis(500));
     let out = ws.executor.exec(req).await.expect("exec");
-    assert_eq!(out.exit, ExitStatus::TimedOut, "{}: the timeout is reported", ws.provider.backend());
+    assert_eq!(
+        out.exit,
+        ExitStatus::TimedOut,
+        "{}: the timeout is reported",
+        ws.provider.backend()
+    );
     // Had the background child survived, it would create the marker after two seconds.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let check = ws
         .executor
-        .exec(ExecRequest::new(["sh", "-c", "test -e marker && echo survived || echo killed"]))
+        .exec(ExecRequest::new([
+            "sh",
+            "-c",
+            "test -e marker && echo survived || echo killed",
+        ]))
         .await
         .expect("check");
-    assert_eq!(check.stdout_text(), "killed\n", "{}: a grandchild outlived the timeout", ws.provider.backend());
+    assert_eq!(
+        check.stdout_text(),
+        "killed\n",
+        "{}: a grandchild outlived the timeout",
+        ws.provider.backend()
+    );
     ws.delete().await;
     Outcome::Passed
 }

@@ -1,7 +1,7 @@
 //! File behaviours: large round trips, sharing with commands, refusing escapes.
 
-use agentbox_core::exec::{ExecRequest, ExecutorExt};
 use agentbox_core::Error;
+use agentbox_core::exec::{ExecRequest, ExecutorExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -28,17 +28,31 @@ pub async fn ten_mib_round_trip(suite: &Suite) -> Outcome {
     let data = test_bytes(10 * 1024 * 1024, 7);
     let written = ws
         .executor
-        .write_file("data/blob.bin", Box::new(std::io::Cursor::new(data.clone())))
+        .write_file(
+            "data/blob.bin",
+            Box::new(std::io::Cursor::new(data.clone())),
+        )
         .await
         .expect("write_file");
     assert_eq!(written.bytes, data.len() as u64);
     assert_eq!(written.sha256, hex::encode(Sha256::digest(&data)));
-    assert_eq!(written.path, format!("{}/data/blob.bin", suite.contract.workdir()));
+    assert_eq!(
+        written.path,
+        format!("{}/data/blob.bin", suite.contract.workdir())
+    );
 
-    let mut reader = ws.executor.read_file("data/blob.bin").await.expect("read_file");
+    let mut reader = ws
+        .executor
+        .read_file("data/blob.bin")
+        .await
+        .expect("read_file");
     let mut back = Vec::new();
     reader.read_to_end(&mut back).await.expect("read");
-    assert!(back == data, "{}: 10 MiB round trip differs", ws.provider.backend());
+    assert!(
+        back == data,
+        "{}: 10 MiB round trip differs",
+        ws.provider.backend()
+    );
     ws.delete().await;
     Outcome::Passed
 }
@@ -47,14 +61,26 @@ pub async fn ten_mib_round_trip(suite: &Suite) -> Outcome {
 pub async fn files_are_shared_with_commands(suite: &Suite) -> Outcome {
     let ws = suite.running("files-are-shared").await;
     let ex = &ws.executor;
-    ex.write_bytes("in.txt", b"from the API\n".to_vec()).await.expect("write");
-    let out = ex.exec(ExecRequest::new(["cat", "in.txt"])).await.expect("cat");
+    ex.write_bytes("in.txt", b"from the API\n".to_vec())
+        .await
+        .expect("write");
+    let out = ex
+        .exec(ExecRequest::new(["cat", "in.txt"]))
+        .await
+        .expect("cat");
     assert_eq!(out.stdout_text(), "from the API\n");
 
-    let make = ExecRequest::new(["sh", "-c", "mkdir -p out && printf 'from a command' > out/x.txt"]);
+    let make = ExecRequest::new([
+        "sh",
+        "-c",
+        "mkdir -p out && printf 'from a command' > out/x.txt",
+    ]);
     assert!(ex.exec(make).await.expect("exec").exit.success());
     let absolute = format!("{}/out/x.txt", suite.contract.workdir());
-    assert_eq!(ex.read_bytes(&absolute).await.expect("read"), b"from a command");
+    assert_eq!(
+        ex.read_bytes(&absolute).await.expect("read"),
+        b"from a command"
+    );
 
     let missing = ex.read_file("no/such/file").await;
     assert!(missing.is_err(), "reading a missing file fails");
@@ -66,19 +92,38 @@ pub async fn files_are_shared_with_commands(suite: &Suite) -> Outcome {
 pub async fn path_escape_refused(suite: &Suite) -> Outcome {
     let ws = suite.running("path-escape-refused").await;
     let ex = &ws.executor;
-    for path in ["../../../etc/passwd", "/etc/passwd", "a/../../../../etc/hosts", "/"] {
+    for path in [
+        "../../../etc/passwd",
+        "/etc/passwd",
+        "a/../../../../etc/hosts",
+        "/",
+    ] {
         let w = ex.write_bytes(path, b"x".to_vec()).await;
-        assert!(matches!(w, Err(Error::PathEscapes { .. })), "write {path}: {w:?}");
+        assert!(
+            matches!(w, Err(Error::PathEscapes { .. })),
+            "write {path}: {w:?}"
+        );
         let r = ex.read_file(path).await.map(|_| ());
-        assert!(matches!(r, Err(Error::PathEscapes { .. })), "read {path}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::PathEscapes { .. })),
+            "read {path}: {r:?}"
+        );
     }
     // A symlink planted inside the workspace that points outside is not followed.
     let link = ExecRequest::new(["ln", "-s", "/etc", "sneaky"]);
     assert!(ex.exec(link).await.expect("ln").exit.success());
     let r = ex.read_file("sneaky/hostname").await.map(|_| ());
-    assert!(matches!(r, Err(Error::PathEscapes { .. })), "read through symlink: {r:?}");
-    let w = ex.write_bytes("sneaky/agentbox-was-here", b"x".to_vec()).await;
-    assert!(matches!(w, Err(Error::PathEscapes { .. })), "write through symlink: {w:?}");
+    assert!(
+        matches!(r, Err(Error::PathEscapes { .. })),
+        "read through symlink: {r:?}"
+    );
+    let w = ex
+        .write_bytes("sneaky/agentbox-was-here", b"x".to_vec())
+        .await;
+    assert!(
+        matches!(w, Err(Error::PathEscapes { .. })),
+        "write through symlink: {w:?}"
+    );
     ws.delete().await;
     Outcome::Passed
 }

@@ -1,8 +1,8 @@
 //! Lifecycle behaviours: create → start → ready → stop → resume → delete.
 
+use agentbox_core::Error;
 use agentbox_core::exec::ExecRequest;
 use agentbox_core::provider::{LabelSelector, Phase};
-use agentbox_core::Error;
 
 use super::{Outcome, Suite};
 
@@ -11,33 +11,65 @@ pub async fn order_of_operations(suite: &Suite) -> Outcome {
     let p = &suite.provider;
     let backend = p.backend();
     let info = suite.created("order-of-operations").await;
-    assert_eq!(info.phase, Phase::Pending, "{backend}: a new workspace is pending");
-    assert_eq!(info.contract_hash, suite.contract.hash(), "{backend}: contract hash recorded");
+    assert_eq!(
+        info.phase,
+        Phase::Pending,
+        "{backend}: a new workspace is pending"
+    );
+    assert_eq!(
+        info.contract_hash,
+        suite.contract.hash(),
+        "{backend}: contract hash recorded"
+    );
 
     p.start(&info.id).await.expect("start");
-    let ready = p.wait_ready(&info.id, suite.ready_timeout).await.expect("wait_ready");
-    assert_eq!(ready.phase, Phase::Running, "{backend}: ready means running");
+    let ready = p
+        .wait_ready(&info.id, suite.ready_timeout)
+        .await
+        .expect("wait_ready");
+    assert_eq!(
+        ready.phase,
+        Phase::Running,
+        "{backend}: ready means running"
+    );
 
     p.stop(&info.id).await.expect("stop");
     let stopped = p.status(&info.id).await.expect("status after stop");
-    assert_eq!(stopped.phase, Phase::Stopped, "{backend}: stop leads to stopped");
+    assert_eq!(
+        stopped.phase,
+        Phase::Stopped,
+        "{backend}: stop leads to stopped"
+    );
 
     if suite.capabilities().suspend_keeps_storage {
         // Files survive a suspend/resume cycle.
         p.resume(&info.id).await.expect("resume");
-        p.wait_ready(&info.id, suite.ready_timeout).await.expect("ready after resume");
+        p.wait_ready(&info.id, suite.ready_timeout)
+            .await
+            .expect("ready after resume");
         let ex = p.executor(&info.id).await.expect("executor");
         let write = ExecRequest::new(["sh", "-c", "echo kept > kept.txt"]);
         assert!(ex.exec(write).await.expect("exec").exit.success());
         p.stop(&info.id).await.expect("second stop");
         p.resume(&info.id).await.expect("second resume");
-        p.wait_ready(&info.id, suite.ready_timeout).await.expect("ready after second resume");
+        p.wait_ready(&info.id, suite.ready_timeout)
+            .await
+            .expect("ready after second resume");
         let ex = p.executor(&info.id).await.expect("executor");
-        let out = ex.exec(ExecRequest::new(["cat", "kept.txt"])).await.expect("exec");
-        assert_eq!(out.stdout_text(), "kept\n", "{backend}: files survive stop/resume");
+        let out = ex
+            .exec(ExecRequest::new(["cat", "kept.txt"]))
+            .await
+            .expect("exec");
+        assert_eq!(
+            out.stdout_text(),
+            "kept\n",
+            "{backend}: files survive stop/resume"
+        );
     } else {
         p.resume(&info.id).await.expect("resume");
-        p.wait_ready(&info.id, suite.ready_timeout).await.expect("ready after resume");
+        p.wait_ready(&info.id, suite.ready_timeout)
+            .await
+            .expect("ready after resume");
     }
 
     p.delete(&info.id).await.expect("delete");
@@ -53,9 +85,13 @@ pub async fn delete_is_idempotent(suite: &Suite) -> Outcome {
     let p = &suite.provider;
     let info = suite.created("delete-is-idempotent").await;
     p.delete(&info.id).await.expect("first delete");
-    p.delete(&info.id).await.expect("second delete must succeed too");
+    p.delete(&info.id)
+        .await
+        .expect("second delete must succeed too");
     let never = agentbox_core::provider::WorkspaceId("never-existed-0".into());
-    p.delete(&never).await.expect("deleting an unknown workspace succeeds");
+    p.delete(&never)
+        .await
+        .expect("deleting an unknown workspace succeeds");
     Outcome::Passed
 }
 

@@ -11,10 +11,10 @@ pub mod files;
 pub mod lifecycle;
 pub mod session;
 
+use agentbox_core::WorkspaceProvider;
 use agentbox_core::contract::{Contract, LoadOptions};
 use agentbox_core::exec::Executor;
 use agentbox_core::provider::{Capabilities, CreateRequest, WorkspaceId, WorkspaceInfo};
-use agentbox_core::WorkspaceProvider;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +109,10 @@ impl Suite {
     pub async fn created(&self, behaviour: &str) -> WorkspaceInfo {
         let name = unique_name(behaviour);
         self.provider
-            .create(&self.contract, CreateRequest::named(name).label("agentbox.dev/suite", behaviour))
+            .create(
+                &self.contract,
+                CreateRequest::named(name).label("agentbox.dev/suite", behaviour),
+            )
             .await
             .unwrap_or_else(|e| panic!("{}: create failed: {e}", self.provider.backend()))
     }
@@ -163,7 +166,13 @@ impl Drop for Running {
 pub fn unique_name(behaviour: &str) -> String {
     let base: String = behaviour
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
     let suffix = &uuid_like()[..8];
