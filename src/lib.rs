@@ -12,7 +12,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `local` | yes | [`local`]: workspaces as host directories, commands in bubblewrap |
-//! | `copilot` | no | [`copilot`]: model clients for GitHub Copilot and OpenAI-compatible servers |
+//! | `copilot` | yes | [`copilot`]: model clients for GitHub Copilot and OpenAI-compatible servers |
 //! | `testkit` | no | [`testkit`]: the behaviour suite every backend passes, and fake servers |
 //!
 //! ```
@@ -48,7 +48,7 @@
 pub use agentbox_core as core;
 pub use agentbox_core::{
     Contract, Error, EvidenceSink, Executor, ModelClient, Result, WorkspaceProvider, contract,
-    evidence, exec, model, progress, provider, secrets,
+    evidence, exec, generate, model, progress, provider, secrets, task,
 };
 
 /// The local provider (feature `local`, on by default).

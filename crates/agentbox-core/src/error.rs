@@ -22,6 +22,22 @@ pub enum Error {
         problems: Vec<Problem>,
     },
 
+    /// Strict generation refused: the chosen targets cannot enforce these security fields.
+    #[error("strict generation refused: {} security field(s) would not be enforced by the chosen targets:\n{}\nadd a target that enforces them (e.g. `networkpolicy`, with `--cilium` for host rules), change the contract, or generate without strict mode and read the report", fields.len(), fields.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Unenforceable {
+        /// One line per field: `<target>: <field path>: <why>`.
+        fields: Vec<String>,
+    },
+
+    /// A devcontainer.json or devfile could not be imported.
+    #[error("cannot import {origin}: {message}")]
+    Import {
+        /// The file (or `<string>`) being imported.
+        origin: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
     /// A file could not be read or written on the host.
     #[error("could not {action} at {path}: {source}")]
     Io {

@@ -29,10 +29,13 @@
 //! - [`contract`]: the `agentbox.yaml` model, its loader and validator, its JSON Schema.
 //! - [`provider`]: [`WorkspaceProvider`], the lifecycle of workspaces on a backend.
 //! - [`exec`]: [`Executor`], commands, files and sessions inside one workspace.
+//! - [`generate`]: the contract compiled to devcontainer.json, Devfile, DevWorkspace, NetworkPolicy, AGENTS.md.
 //! - [`model`]: [`ModelClient`], chat completions with tools.
 //! - [`evidence`]: [`EvidenceSink`], the record of a run, with redaction and JUnit.
 //! - [`progress`]: typed progress events for callers.
 //! - [`secrets`]: resolving secret references to values.
+//! - [`task`]: [`task::TaskRunner`], the agent loop behind the permission gate, git and pull
+//!   requests, and a task's lifecycle with cleanup guaranteed.
 
 #![warn(missing_docs)]
 
@@ -40,10 +43,12 @@ pub mod contract;
 mod error;
 pub mod evidence;
 pub mod exec;
+pub mod generate;
 pub mod model;
 pub mod progress;
 pub mod provider;
 pub mod secrets;
+pub mod task;
 
 pub use contract::Contract;
 pub use error::{BoxError, Error, Result};

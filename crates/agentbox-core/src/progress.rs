@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::exec::ExitStatus;
 use crate::provider::Phase;
+use crate::task::TaskStep;
 
 /// Something a long operation wants its caller to know.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,6 +53,14 @@ pub enum ProgressEvent {
         bytes: u64,
         /// `upload` or `download`.
         direction: &'static str,
+    },
+    /// A task runner's step (provisioning, model turn, tool call, tests, commit, PR, cleanup).
+    Task {
+        /// The task's evidence run id.
+        run: String,
+        /// The step.
+        #[serde(flatten)]
+        step: TaskStep,
     },
     /// A warning the caller should see (e.g. "commands run without isolation").
     Warning {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use agentbox_core::Error;
 use agentbox_core::evidence::{
     ARTIFACTS_DIR, EVENTS_FILE, EvidenceEvent, EvidenceSink, FsEvidenceSink, JUNIT_FILE,
-    MemoryEvidenceSink, REDACTED, RUN_FILE, RecordedEvent, RunInfo, RunOutcome, RunRecord,
-    TestOutcome, TestResult,
+    MemoryEvidenceSink, REDACTED, REPORT_FILE, RUN_FILE, RecordedEvent, RunInfo, RunOutcome,
+    RunRecord, TestOutcome, TestResult,
 };
 use agentbox_core::exec::ExitStatus;
 use agentbox_core::provider::WorkspaceId;
@@ -514,7 +514,7 @@ async fn memory_sink_mirrors_fs_sink() {
             .keys()
             .filter(|p| p.parent() == Some(Path::new("")))
             .count(),
-        [RUN_FILE, EVENTS_FILE, JUNIT_FILE].len()
+        [RUN_FILE, EVENTS_FILE, JUNIT_FILE, REPORT_FILE].len()
     );
 }
 

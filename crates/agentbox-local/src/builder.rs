@@ -1,13 +1,15 @@
 //! [`LocalProviderBuilder`] and [`Isolation`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agentbox_core::progress::Progress;
 use agentbox_core::secrets::{EnvSecrets, SecretSource};
 use agentbox_core::{Error, Result};
 
+use crate::error::BACKEND;
 use crate::provider::LocalProvider;
+use crate::sandbox::{host_root_entries, sandbox_path_problem};
 
 /// How commands are isolated from the host.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +34,7 @@ pub struct LocalProviderBuilder {
     bwrap: Option<PathBuf>,
     secrets: Option<Arc<dyn SecretSource>>,
     progress: Progress,
+    binds: Vec<(PathBuf, String)>,
 }
 
 impl LocalProviderBuilder {
@@ -66,6 +69,17 @@ impl LocalProviderBuilder {
         self
     }
 
+    /// Bind the existing host directory `host_path` read-write at the absolute path
+    /// `sandbox_path` in the sandbox of every workspace of this provider: for test remotes and
+    /// caches shared between workspaces. Every workspace can read and change what is there.
+    /// [`build`](Self::build) refuses a bind without a sandbox ([`Isolation::None`]), a host
+    /// path that is not a directory or overlaps the workspace root, and a sandbox path the
+    /// sandbox cannot mount; creating a workspace refuses one inside its storage mount.
+    pub fn bind(mut self, host_path: impl Into<PathBuf>, sandbox_path: impl Into<String>) -> Self {
+        self.binds.push((host_path.into(), sandbox_path.into()));
+        self
+    }
+
     /// Create the root directory if needed and build the provider.
     pub fn build(self) -> Result<LocalProvider> {
         let root = self.root.unwrap_or_else(default_root);
@@ -79,14 +93,59 @@ impl LocalProviderBuilder {
             path: root.clone(),
             source,
         })?;
+        let binds = self
+            .binds
+            .into_iter()
+            .map(|(host, target)| check_bind(self.isolation, &root, host, target))
+            .collect::<Result<Vec<_>>>()?;
         Ok(LocalProvider::new(
             root,
             self.isolation,
             self.bwrap.unwrap_or_else(|| PathBuf::from("bwrap")),
             self.secrets.unwrap_or_else(|| Arc::new(EnvSecrets)),
             self.progress,
+            binds,
         ))
     }
+}
+
+/// The bind of `host` at `target`, with `host` resolved, or why it cannot be made.
+fn check_bind(
+    isolation: Isolation,
+    root: &Path,
+    host: PathBuf,
+    target: String,
+) -> Result<(PathBuf, String)> {
+    let refuse = |why: String| Error::Refused {
+        backend: BACKEND,
+        message: format!("cannot bind {} at {target}: {why}", host.display()),
+    };
+    if isolation == Isolation::None {
+        return Err(refuse(
+            "binds need the sandbox, and Isolation::None has none; use the host path directly"
+                .to_owned(),
+        ));
+    }
+    let resolved = std::fs::canonicalize(&host)
+        .map_err(|e| refuse(format!("{e}; bind an existing directory")))?;
+    if !resolved.is_dir() {
+        return Err(refuse("it is not a directory".to_owned()));
+    }
+    if resolved.starts_with(root) || root.starts_with(&resolved) {
+        return Err(refuse(format!(
+            "it overlaps the workspace root {}, which workspaces must not see",
+            root.display()
+        )));
+    }
+    let entries = host_root_entries().map_err(|source| Error::Io {
+        action: "list the host's root directory",
+        path: PathBuf::from("/"),
+        source,
+    })?;
+    if let Some(problem) = sandbox_path_problem(&target, &entries) {
+        return Err(refuse(problem));
+    }
+    Ok((resolved, target))
 }
 
 /// `$XDG_STATE_HOME/agentbox/workspaces`, else `~/.local/state/agentbox/workspaces`, else

@@ -89,6 +89,9 @@ pub(crate) struct SandboxSpec {
     pub mount_path: String,
     /// Writable paths: host directory, sandbox target.
     pub writable: Vec<(PathBuf, String)>,
+    /// Host directories the provider binds read-write into every workspace: host directory,
+    /// sandbox target (`LocalProviderBuilder::bind`).
+    pub binds: Vec<(PathBuf, String)>,
     /// Keep the host's network.
     pub share_net: bool,
     /// The host's `/etc/resolv.conf` when it points into `/run` (bound so DNS works when the
@@ -164,7 +167,7 @@ impl SandboxSpec {
             self.files.as_os_str().to_owned(),
             OsString::from(&self.mount_path),
         ]);
-        for (host, target) in &self.writable {
+        for (host, target) in self.writable.iter().chain(&self.binds) {
             args.push([
                 "--bind".into(),
                 host.as_os_str().to_owned(),
@@ -185,9 +188,14 @@ pub(crate) fn writable_path_problem(
     root_entries: &[RootEntry],
     mount_path: &str,
 ) -> Option<String> {
-    if !target.starts_with('/') || target.split('/').any(|c| c == "..") {
+    sandbox_path_problem(target, root_entries).or_else(|| mount_path_problem(target, mount_path))
+}
+
+/// Why `target` cannot be a mount point in the sandbox, whatever the workspace.
+pub(crate) fn sandbox_path_problem(target: &str, root_entries: &[RootEntry]) -> Option<String> {
+    if !target.starts_with('/') || target.split('/').any(|c| c == ".." || c == ".") {
         return Some(format!(
-            "writable path `{target}` is not an absolute, normalised path"
+            "sandbox path `{target}` is not an absolute, normalised path"
         ));
     }
     let top = target
@@ -200,21 +208,25 @@ pub(crate) fn writable_path_problem(
     }
     if matches!(top, "proc" | "dev" | "sys") {
         return Some(format!(
-            "writable path `{target}` lies in the kernel's /{top}"
-        ));
-    }
-    if agentbox_core::exec::path::relative_to(mount_path, target).is_some() {
-        return Some(format!(
-            "writable path `{target}` lies in the storage mount {mount_path}, which is writable already"
+            "sandbox path `{target}` lies in the kernel's /{top}"
         ));
     }
     let host_bound = root_entries.iter().any(|e| e.name() == top) && !HIDDEN.contains(&top);
     if host_bound && !Path::new(target).is_dir() {
         return Some(format!(
-            "writable path `{target}` does not exist on the host and cannot be created inside the read-only /{top}"
+            "sandbox path `{target}` does not exist on the host and cannot be created inside the read-only /{top}"
         ));
     }
     None
+}
+
+/// Why `target` cannot be mounted in a workspace whose storage is at `mount_path`.
+pub(crate) fn mount_path_problem(target: &str, mount_path: &str) -> Option<String> {
+    agentbox_core::exec::path::relative_to(mount_path, target).map(|_| {
+        format!(
+            "sandbox path `{target}` lies in the storage mount {mount_path}, which is writable already"
+        )
+    })
 }
 
 /// The host's resolver configuration when it lives under `/run` (systemd-resolved and
@@ -326,6 +338,10 @@ mod tests {
                 "/srv/agentbox/ws/writable/cache".into(),
                 "/var/cache/x".into(),
             )],
+            binds: vec![(
+                "/srv/remotes/origin.git".into(),
+                "/remotes/origin.git".into(),
+            )],
             share_net: false,
             resolv_conf: Some("/run/resolv.conf".into()),
             hostname: "ws".into(),
@@ -388,6 +404,30 @@ mod tests {
         assert_eq!(
             args[args.len() - 4..],
             ["--chdir", "/projects/app", "--", "ls"]
+        );
+    }
+
+    #[test]
+    fn provider_binds_are_read_write_and_come_after_the_hidden_state_directory() {
+        let args = strings(spec().bwrap_args("/projects/app", &["ls".into()]));
+        let bind = find(
+            &args,
+            &["--bind", "/srv/remotes/origin.git", "/remotes/origin.git"],
+        )
+        .unwrap();
+        let hidden = find(&args, &["--tmpfs", "/srv/agentbox"]).unwrap();
+        let read_only = find(&args, &["--remount-ro", "/"]).unwrap();
+        assert!(hidden < bind && bind < read_only);
+        assert!(
+            find(
+                &args,
+                &[
+                    "--ro-bind",
+                    "/srv/remotes/origin.git",
+                    "/remotes/origin.git"
+                ]
+            )
+            .is_none()
         );
     }
 

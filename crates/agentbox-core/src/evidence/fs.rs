@@ -1,12 +1,14 @@
 //! [`FsEvidenceSink`]: a run's evidence as files in a directory.
 
 use async_trait::async_trait;
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::ledger::Ledger;
+use super::report;
 use super::{EvidenceEvent, EvidenceSink, Redactor, RunInfo, RunOutcome, RunRecord};
 use crate::provider::WorkspaceId;
 use crate::{Error, Result};
@@ -17,6 +19,8 @@ pub const RUN_FILE: &str = "run.json";
 pub const EVENTS_FILE: &str = "events.jsonl";
 /// The JUnit report's file name.
 pub const JUNIT_FILE: &str = "junit.xml";
+/// The HTML report's file name.
+pub const REPORT_FILE: &str = "index.html";
 /// The directory artifacts are stored in.
 pub const ARTIFACTS_DIR: &str = "artifacts";
 
@@ -28,12 +32,16 @@ pub const ARTIFACTS_DIR: &str = "artifacts";
 /// - `events.jsonl`: one [`RecordedEvent`](super::RecordedEvent) per line, appended and flushed
 ///   as events come;
 /// - `junit.xml`: the test results, written when the run starts (as unfinished) and when it ends;
-/// - `artifacts/`: files stored with [`EvidenceSink::artifact`].
+/// - `index.html`: a self-contained report of the run (summary, test results, a timeline of
+///   every event, diffs, links to the other files) that any browser shows offline, written
+///   when the run ends;
+/// - `artifacts/`: files stored with [`EvidenceSink::artifact`]; those named `*.diff` or
+///   `*.patch` are shown in the report.
 ///
-/// Everything is redacted with the sink's [`Redactor`]; `run.json`, `junit.xml` and artifacts are
-/// written atomically (a temporary file, then a rename). Dropping the sink before
-/// [`EvidenceSink::finish`] (for instance because the future running the task was dropped)
-/// finishes the run synchronously as [`RunOutcome::Cancelled`].
+/// Everything is redacted with the sink's [`Redactor`]; `run.json`, `junit.xml`, `index.html`
+/// and artifacts are written atomically (a temporary file, then a rename). Dropping the sink
+/// before [`EvidenceSink::finish`] (for instance because the future running the task was
+/// dropped) finishes the run synchronously as [`RunOutcome::Cancelled`], report included.
 ///
 /// ```no_run
 /// use agentbox_core::evidence::{EvidenceEvent, EvidenceSink, FsEvidenceSink, RunInfo, RunOutcome};
@@ -185,7 +193,9 @@ struct FsState {
     run_dir: PathBuf,
     /// The open event log; `None` once sealed.
     events: Option<BufWriter<File>>,
-    /// Whether the final `junit.xml` and `run.json` are written.
+    /// The artifacts stored, relative to `artifacts/`.
+    artifacts: BTreeSet<PathBuf>,
+    /// Whether the final `junit.xml`, `index.html` and `run.json` are written.
     sealed: bool,
 }
 
@@ -211,6 +221,7 @@ impl FsState {
             ledger,
             run_dir,
             events: None,
+            artifacts: BTreeSet::new(),
             sealed: false,
         };
         // No half-made run directory is left behind on error.
@@ -267,7 +278,7 @@ impl FsState {
 
     fn artifact(&mut self, name: &str, content: &[u8], redactor: &Redactor) -> Result<()> {
         let relative = self.ledger.artifact_path(name, redactor)?;
-        let path = self.run_dir.join(ARTIFACTS_DIR).join(relative);
+        let path = self.run_dir.join(ARTIFACTS_DIR).join(&relative);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|source| Error::Io {
                 action: "create the artifact's directory",
@@ -275,7 +286,9 @@ impl FsState {
                 source,
             })?;
         }
-        write_atomic(&path, content, "write an artifact")
+        write_atomic(&path, content, "write an artifact")?;
+        self.artifacts.insert(relative);
+        Ok(())
     }
 
     /// End the run and write the final files; again after an earlier failure to write them.
@@ -301,6 +314,7 @@ impl FsState {
         }
         // The record goes last: a final `run.json` means every other file is final too.
         self.write_junit(redactor)?;
+        self.write_report(redactor)?;
         self.write_record(redactor)?;
         self.sealed = true;
         Ok(())
@@ -321,6 +335,18 @@ impl FsState {
             &self.run_dir.join(JUNIT_FILE),
             xml.as_bytes(),
             "write the JUnit report",
+        )
+    }
+
+    /// Write `index.html` from the (flushed) event log and the stored artifacts.
+    fn write_report(&self, redactor: &Redactor) -> Result<()> {
+        let events = report::read_events(&self.run_dir.join(EVENTS_FILE))?;
+        let artifacts = report::read_artifacts(&self.run_dir.join(ARTIFACTS_DIR), &self.artifacts)?;
+        let html = self.ledger.report(events, &artifacts, redactor)?;
+        write_atomic(
+            &self.run_dir.join(REPORT_FILE),
+            html.as_bytes(),
+            "write the HTML report",
         )
     }
 }

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use std::path::{Component, Path, PathBuf};
 
+use super::report::{self, EventLine, ReportArtifact};
 use super::{EvidenceEvent, RecordedEvent, Redactor, RunOutcome, RunRecord, TestResult, junit};
 use crate::{BoxError, Error, Result};
 
@@ -169,6 +170,17 @@ impl Ledger {
     pub(crate) fn junit(&self, redactor: &Redactor) -> Result<String> {
         let record = self.current(redactor)?;
         junit::render(&record, &self.tests, redactor).map_err(|e| self.error(e))
+    }
+
+    /// The HTML report for the run as it stands, redacted.
+    pub(crate) fn report(
+        &self,
+        events: impl IntoIterator<Item = EventLine>,
+        artifacts: &[ReportArtifact],
+        redactor: &Redactor,
+    ) -> Result<String> {
+        let record = self.current(redactor)?;
+        report::render(&record, &self.tests, events, artifacts, redactor).map_err(|e| self.error(e))
     }
 
     /// An [`Error::Evidence`] for this run.

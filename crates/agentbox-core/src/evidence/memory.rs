@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::ledger::Ledger;
+use super::report::ReportArtifact;
 use super::{EvidenceEvent, EvidenceSink, RecordedEvent, Redactor, RunInfo, RunOutcome, RunRecord};
 use crate::Result;
 use crate::provider::WorkspaceId;
@@ -90,6 +91,19 @@ impl MemoryEvidenceSink {
     /// The JUnit XML written when the run finished; `None` before.
     pub fn junit(&self) -> Option<String> {
         self.lock().junit.clone()
+    }
+
+    /// The HTML report for the run as it stands: what
+    /// [`FsEvidenceSink`](super::FsEvidenceSink) writes as `index.html` when the run ends.
+    pub fn report_html(&self) -> Result<String> {
+        let state = self.lock();
+        let artifacts: Vec<_> = state
+            .artifacts
+            .iter()
+            .map(|(path, content)| ReportArtifact::from_content(path.clone(), content))
+            .collect();
+        let events = state.events.iter().cloned().map(Ok);
+        state.ledger.report(events, &artifacts, &self.redactor)
     }
 
     fn lock(&self) -> MutexGuard<'_, MemoryState> {

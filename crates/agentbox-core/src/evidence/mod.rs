@@ -7,11 +7,12 @@ mod junit;
 mod ledger;
 mod memory;
 mod redact;
+mod report;
 
 pub use event::{
     EvidenceEvent, RecordedEvent, RunOutcome, RunRecord, TestCounts, TestOutcome, TestResult,
 };
-pub use fs::{ARTIFACTS_DIR, EVENTS_FILE, FsEvidenceSink, JUNIT_FILE, RUN_FILE};
+pub use fs::{ARTIFACTS_DIR, EVENTS_FILE, FsEvidenceSink, JUNIT_FILE, REPORT_FILE, RUN_FILE};
 pub use ledger::RunInfo;
 pub use memory::MemoryEvidenceSink;
 pub use redact::{REDACTED, Redactor, StreamRedactor};

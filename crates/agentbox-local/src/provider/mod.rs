@@ -45,6 +45,8 @@ struct Inner {
     bwrap: PathBuf,
     secrets: Arc<dyn SecretSource>,
     progress: Progress,
+    /// Host directories bound into every sandbox: host path, sandbox path.
+    binds: Vec<(PathBuf, String)>,
     probe: OnceCell<Result<(), String>>,
     runtimes: Mutex<HashMap<String, Arc<Runtime>>>,
 }
@@ -82,6 +84,7 @@ impl fmt::Debug for LocalProvider {
             .field("isolation", &self.inner.isolation)
             .field("bwrap", &self.inner.bwrap)
             .field("secrets", &self.inner.secrets)
+            .field("binds", &self.inner.binds)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +101,7 @@ impl LocalProvider {
         bwrap: PathBuf,
         secrets: Arc<dyn SecretSource>,
         progress: Progress,
+        binds: Vec<(PathBuf, String)>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -106,6 +110,7 @@ impl LocalProvider {
                 bwrap,
                 secrets,
                 progress,
+                binds,
                 probe: OnceCell::new(),
                 runtimes: Mutex::new(HashMap::new()),
             }),

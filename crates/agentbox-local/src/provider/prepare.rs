@@ -14,7 +14,8 @@ use crate::error::{BACKEND, LocalError, backend};
 use crate::files::FilesRoot;
 use crate::project::clone_project;
 use crate::sandbox::{
-    SandboxSpec, host_root_entries, resolv_conf_under_run, writable_path_problem,
+    SandboxSpec, host_root_entries, mount_path_problem, resolv_conf_under_run,
+    writable_path_problem,
 };
 use crate::state::{WorkspaceDir, WorkspaceRecord};
 
@@ -98,6 +99,17 @@ impl LocalProvider {
             contract.document().clone(),
         );
         if self.sandboxed() {
+            for (host, target) in &self.inner.binds {
+                if let Some(problem) = mount_path_problem(target, &mount_path) {
+                    return Err(Error::Refused {
+                        backend: BACKEND,
+                        message: format!(
+                            "workspace `{name}`: cannot bind {} at {target}: {problem}; bind it elsewhere",
+                            host.display()
+                        ),
+                    });
+                }
+            }
             let (usable, problems) = self.writable_paths(dir, &record_stub);
             for (host, _) in usable {
                 std::fs::create_dir_all(&host)
@@ -155,6 +167,7 @@ impl LocalProvider {
                     files: dir.files(),
                     mount_path: record.mount_path.clone(),
                     writable,
+                    binds: self.inner.binds.clone(),
                     share_net,
                     resolv_conf: resolv_conf_under_run(),
                     hostname: id.to_owned(),

@@ -4,9 +4,15 @@
 //! cargo run --example agentbox -- run examples/agentbox.yaml --source examples/demo
 //! cargo run --example agentbox -- validate examples/agentbox.yaml
 //! cargo run --example agentbox -- schema
+//! cargo run --example agentbox -- generate examples/agentbox.yaml --out /tmp/ws [--target devfile] [--cilium] [--strict]
+//! cargo run --example agentbox -- check examples/agentbox.yaml --out /tmp/ws
+//! cargo run --example agentbox -- import .devcontainer/devcontainer.json
 //! ```
 //!
-//! Exit codes: 0 success, 1 the contract's tests failed, 2 bad input (nothing was provisioned).
+//! Exit codes: 0 success, 1 the contract's tests failed (`run`) or the files drifted (`check`),
+//! 2 bad input (nothing was provisioned or written).
+
+mod generate;
 
 use agentbox::contract::{Contract, LoadOptions, Severity};
 use agentbox::evidence::{
@@ -70,6 +76,15 @@ enum Command {
     },
     /// Print the contract's JSON Schema.
     Schema,
+    /// Write devcontainer.json, devfile.yaml, the DevWorkspace, the NetworkPolicy and AGENTS.md.
+    Generate(generate::GenerateArgs),
+    /// Exit 1, with a unified diff per file, when the files on disk are not what `generate` writes.
+    Check(generate::CheckArgs),
+    /// Print a contract made from a devcontainer.json or a devfile.yaml.
+    Import {
+        /// The devcontainer `.json` or devfile `.yaml` to import.
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -83,6 +98,9 @@ async fn main() -> ExitCode {
             println!("{:#}", Contract::json_schema());
             ExitCode::SUCCESS
         }
+        Command::Generate(args) => generate::generate(&args),
+        Command::Check(args) => generate::check(&args),
+        Command::Import { file } => generate::import(&file),
         Command::Validate { contract, strict } => match load(&contract, strict) {
             Some(c) => {
                 println!("{}: valid (hash {})", contract.display(), c.hash());
@@ -127,7 +145,7 @@ async fn main() -> ExitCode {
 }
 
 /// Load a contract, printing warnings, or every problem when it is invalid.
-fn load(path: &Path, strict: bool) -> Option<Contract> {
+pub(crate) fn load(path: &Path, strict: bool) -> Option<Contract> {
     let options = if strict {
         LoadOptions::strict()
     } else {

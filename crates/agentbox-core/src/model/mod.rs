@@ -184,3 +184,6 @@ pub trait ModelClient: Send + Sync + fmt::Debug {
         request: ChatRequest,
     ) -> Result<BoxStream<'static, Result<ChatChunk>>>;
 }
+
+mod scripted;
+pub use scripted::{ScriptedModel, ScriptedReply, ScriptedToolCall};
