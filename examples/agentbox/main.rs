@@ -167,7 +167,7 @@ pub(crate) fn load(path: &Path, strict: bool) -> Option<Contract> {
                 .filter(|p| p.severity == Severity::Error)
                 .count();
             eprintln!(
-                "{}: {errors} error(s); nothing was provisioned",
+                "{}: {errors} error(s); nothing was written or provisioned",
                 path.display()
             );
             None
