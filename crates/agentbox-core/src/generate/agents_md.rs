@@ -151,21 +151,12 @@ fn permissions(contract: &Contract, md: &mut String, notes: &mut Notes) {
         Verdict::Allow => "allowed",
         Verdict::Deny => "denied",
     };
-    if !p.allow.is_empty() {
-        md.push_str("You may:\n");
-        for pattern in &p.allow {
-            let _ = writeln!(
-                md,
-                "- {} ({})",
-                pattern_words(pattern),
-                code(pattern.as_str())
-            );
+    for (heading, patterns) in [("You may:", &p.allow), ("You may never:", &p.deny)] {
+        if patterns.is_empty() {
+            continue;
         }
-        md.push('\n');
-    }
-    if !p.deny.is_empty() {
-        md.push_str("You may never:\n");
-        for pattern in &p.deny {
+        let _ = writeln!(md, "{heading}");
+        for pattern in patterns {
             let _ = writeln!(
                 md,
                 "- {} ({})",

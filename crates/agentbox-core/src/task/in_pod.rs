@@ -191,17 +191,7 @@ where
         work.task.description,
         work.gate.workdir()
     );
-    if let Some(instructions) = work
-        .task
-        .contract
-        .spec
-        .agent
-        .as_ref()
-        .and_then(|a| a.instructions.as_deref())
-    {
-        prompt.push_str("\n\nProject instructions:\n");
-        prompt.push_str(instructions);
-    }
+    work.append_instructions(&mut prompt);
     if let Some(extra) = extra {
         prompt.push_str("\n\n");
         prompt.push_str(extra);

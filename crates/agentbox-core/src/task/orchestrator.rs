@@ -39,17 +39,7 @@ pub(crate) fn system_prompt(
          The tests are `{test}`; run them with run_tests. When they pass, call finish with a short summary.",
         workdir = work.gate.workdir(),
     );
-    if let Some(instructions) = work
-        .task
-        .contract
-        .spec
-        .agent
-        .as_ref()
-        .and_then(|a| a.instructions.as_deref())
-    {
-        prompt.push_str("\n\nProject instructions:\n");
-        prompt.push_str(instructions);
-    }
+    work.append_instructions(&mut prompt);
     Ok(prompt)
 }
 

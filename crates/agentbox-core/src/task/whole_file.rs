@@ -80,17 +80,7 @@ where
     let mut system = format!(
         "You are a coding agent. You cannot run tools: you change a project by giving whole files, and the tests (`{test}`) are run for you after each answer.\n{FORMAT}"
     );
-    if let Some(instructions) = work
-        .task
-        .contract
-        .spec
-        .agent
-        .as_ref()
-        .and_then(|a| a.instructions.as_deref())
-    {
-        system.push_str("\n\nProject instructions:\n");
-        system.push_str(instructions);
-    }
+    work.append_instructions(&mut system);
     let mut user = format!(
         "Task: {}\n\n{}",
         work.task.description,

@@ -66,6 +66,15 @@ impl<M: ModelClient + ?Sized, E: EvidenceSink + ?Sized> Work<'_, M, E> {
             .min(self.deadline.saturating_duration_since(Instant::now()))
     }
 
+    /// Append the contract's agent instructions, when it has any, to a prompt.
+    pub fn append_instructions(&self, prompt: &mut String) {
+        let agent = self.task.contract.spec.agent.as_ref();
+        if let Some(instructions) = agent.and_then(|a| a.instructions.as_deref()) {
+            prompt.push_str("\n\nProject instructions:\n");
+            prompt.push_str(instructions);
+        }
+    }
+
     /// Run a command with the task's timeout, recording its start and end as evidence.
     pub async fn run_recorded(&self, request: ExecRequest) -> Result<ExecOutput> {
         let request = request.timeout(self.command_timeout());
