@@ -53,6 +53,31 @@ impl LocalExecutor {
         self.ctx.sandboxed()
     }
 
+    /// A command that runs `request.argv` in this workspace exactly as
+    /// [`Executor::exec_stream`] would (same sandbox, environment, working directory and memory
+    /// limit), for callers that drive the process themselves, e.g. a fake kubelet that pipes a
+    /// WebSocket into it or a fake agent that gives it a pseudo-terminal.
+    ///
+    /// The request's `stdin`, `timeout` and `output_limit` are not used. The standard streams
+    /// are `/dev/null` until the caller sets them. The command leads a new process group and
+    /// is killed when its `Child` is dropped, but it is **not** tracked by the workspace:
+    /// stopping the workspace does not kill it, so the caller must (kill the process group,
+    /// then wait). Spawn it on a runtime thread, not a blocking-pool thread: bubblewrap's
+    /// `--die-with-parent` ties the sandbox to the thread that started it.
+    ///
+    /// Fails, as `exec_stream` does, when the workspace is not running, the argv is empty or
+    /// the working directory is outside the workspace or missing.
+    pub fn command(&self, request: &ExecRequest) -> Result<tokio::process::Command> {
+        let launch = self.ctx.launch(
+            &request.argv,
+            request.cwd.as_deref(),
+            &request.env,
+            &request.secret_env,
+            false,
+        )?;
+        Ok(launch.into_command())
+    }
+
     fn file_error(&self, error: FileError, input: &str, absolute: &str, action: &str) -> Error {
         match error {
             FileError::Escapes => self.ctx.escapes(input),

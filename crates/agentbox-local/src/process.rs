@@ -41,19 +41,34 @@ impl Launch {
     /// environment. Call this on a runtime thread, not a blocking-pool thread: bubblewrap's
     /// `--die-with-parent` ties the sandbox's life to the thread that started it.
     pub fn spawn(self) -> Result<Child, LocalError> {
+        let program = self.program.to_string_lossy().into_owned();
+        let piped_stdin = self.piped_stdin;
+        let mut command = self.into_command();
+        command
+            .stdin(if piped_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+            .spawn()
+            .map_err(|source| LocalError::Spawn { program, source })
+    }
+
+    /// The command, with every setting but its standard streams (which are `/dev/null`):
+    /// cleared environment, new process group, killed on drop, and the memory limit.
+    pub fn into_command(self) -> Command {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .envs(self.secret_env.iter().map(|(k, v)| (k, v.expose_secret())))
-            .stdin(if self.piped_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true);
         if let Some(cwd) = &self.cwd {
@@ -73,10 +88,7 @@ impl Launch {
                 });
             }
         }
-        command.spawn().map_err(|source| LocalError::Spawn {
-            program: self.program.to_string_lossy().into_owned(),
-            source,
-        })
+        command
     }
 }
 

@@ -90,6 +90,21 @@ impl fmt::Debug for LocalProvider {
 }
 
 impl LocalProvider {
+    /// The concrete executor of a running workspace: what [`WorkspaceProvider::executor`]
+    /// returns, with [`LocalExecutor::command`] for callers that drive processes themselves.
+    pub async fn local_executor(&self, id: &WorkspaceId) -> Result<LocalExecutor> {
+        let id = id.as_str();
+        let (dir, record) = self.load(id)?;
+        if record.info.phase != Phase::Running {
+            return Err(invalid_state(id, record.info.phase, "run commands"));
+        }
+        self.check_isolation().await?;
+        let secrets = self.resolve_secrets(id, &record.contract).await?;
+        let epoch = self.runtime(id, record.info.phase).epoch();
+        let context = self.exec_context(&dir, &record, epoch, secrets)?;
+        Ok(LocalExecutor::new(context))
+    }
+
     /// A builder with the defaults: bubblewrap isolation, secrets from the environment.
     pub fn builder() -> LocalProviderBuilder {
         LocalProviderBuilder::default()
@@ -471,15 +486,6 @@ impl WorkspaceProvider for LocalProvider {
     }
 
     async fn executor(&self, id: &WorkspaceId) -> Result<Arc<dyn Executor>> {
-        let id = id.as_str();
-        let (dir, record) = self.load(id)?;
-        if record.info.phase != Phase::Running {
-            return Err(invalid_state(id, record.info.phase, "run commands"));
-        }
-        self.check_isolation().await?;
-        let secrets = self.resolve_secrets(id, &record.contract).await?;
-        let epoch = self.runtime(id, record.info.phase).epoch();
-        let context = self.exec_context(&dir, &record, epoch, secrets)?;
-        Ok(Arc::new(LocalExecutor::new(context)))
+        Ok(Arc::new(self.local_executor(id).await?))
     }
 }
