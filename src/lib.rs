@@ -13,7 +13,9 @@
 //! |---|---|---|
 //! | `local` | yes | [`local`]: workspaces as host directories, commands in bubblewrap |
 //! | `copilot` | yes | [`copilot`]: model clients for GitHub Copilot and OpenAI-compatible servers |
-//! | `testkit` | no | [`testkit`]: the behaviour suite every backend passes, and fake servers |
+//! | `che` | no | [`che`]: Eclipse Che, DevWorkspaces through the Kubernetes API (kube-rs) |
+//! | `coder` | no | [`coder`]: Coder, workspaces through coderd's REST API and the agent's PTY |
+//! | `testkit` | no | [`testkit`]: the behaviour suite every backend passes, and fake servers (Kubernetes, coderd, model) |
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -58,6 +60,14 @@ pub use agentbox_local as local;
 /// Model clients for GitHub Copilot and any OpenAI-compatible server (feature `copilot`).
 #[cfg(feature = "copilot")]
 pub use agentbox_copilot as copilot;
+
+/// The Eclipse Che backend (feature `che`): DevWorkspaces through the Kubernetes API.
+#[cfg(feature = "che")]
+pub use agentbox_che as che;
+
+/// The Coder backend (feature `coder`): workspaces through coderd's REST API.
+#[cfg(feature = "coder")]
+pub use agentbox_coder as coder;
 
 /// The behaviour suite and fake servers (feature `testkit`).
 #[cfg(feature = "testkit")]

@@ -58,7 +58,10 @@ async fn a_driven_command_sees_the_workspace_and_streams_stdin() {
     let status = child.wait().await.unwrap();
     assert_eq!(
         stdout,
-        format!("from-contract from-request /projects/demo {}\n", 64 * 16 * 1024)
+        format!(
+            "from-contract from-request /projects/demo {}\n",
+            64 * 16 * 1024
+        )
     );
     assert_eq!(stderr, "err\n");
     assert_eq!(status.code(), Some(7));

@@ -40,4 +40,8 @@
 #![warn(missing_docs)]
 
 pub mod behaviour;
+#[cfg(feature = "coder")]
+pub mod coder;
+#[cfg(feature = "kube")]
+pub mod kube;
 pub mod model_server;

@@ -13,7 +13,7 @@ pub use ext::ExecutorExt;
 pub use request::{
     DEFAULT_OUTPUT_LIMIT, ExecChunk, ExecOutput, ExecRequest, ExitStatus, OutputStreams,
 };
-pub use session::{Session, SessionCommand};
+pub use session::{Session, SessionCommand, quote};
 
 use async_trait::async_trait;
 use futures::StreamExt;

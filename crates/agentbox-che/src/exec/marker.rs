@@ -1,0 +1,144 @@
+//! Framing of session output: a command's output ends at a line holding its random marker
+//! (and, on stdout, its exit code). Text that only looks like a marker passes through.
+
+/// One stream of one session command, up to its marker line.
+#[derive(Debug)]
+pub(crate) struct Framed {
+    marker: Vec<u8>,
+    limit: usize,
+    /// Bytes that may still turn out to begin the marker.
+    pending: Vec<u8>,
+    kept: Vec<u8>,
+    truncated: bool,
+    /// The exit code on the marker line, once seen (`Some(None)` for a line without one).
+    ended: Option<Option<i32>>,
+    /// What came after the marker line (a background job's output), for the next command.
+    after: Vec<u8>,
+}
+
+impl Framed {
+    /// A stream ending at `marker`, keeping `limit` bytes, starting with bytes `carried` over
+    /// from the previous command.
+    pub(crate) fn new(marker: &str, limit: usize, carried: Vec<u8>) -> Self {
+        let mut framed = Self {
+            marker: marker.as_bytes().to_vec(),
+            limit,
+            pending: Vec::new(),
+            kept: Vec::new(),
+            truncated: false,
+            ended: None,
+            after: Vec::new(),
+        };
+        framed.feed(&carried);
+        framed
+    }
+
+    /// Whether the marker line was seen.
+    pub(crate) fn done(&self) -> bool {
+        self.ended.is_some()
+    }
+
+    /// The exit code on the marker line.
+    pub(crate) fn code(&self) -> Option<i32> {
+        self.ended.flatten()
+    }
+
+    /// Take more bytes of the stream.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        if self.done() {
+            self.after.extend_from_slice(bytes);
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        let Some(at) = find(&self.pending, &self.marker) else {
+            // Everything but a tail that could begin the marker is output.
+            let safe = self.pending.len().saturating_sub(self.marker.len() - 1);
+            let output: Vec<u8> = self.pending.drain(..safe).collect();
+            self.keep(&output);
+            return;
+        };
+        let line_start = at + self.marker.len();
+        let Some(newline) = self.pending[line_start..].iter().position(|b| *b == b'\n') else {
+            return;
+        };
+        let output: Vec<u8> = self.pending[..at].to_vec();
+        self.keep(&output);
+        let code = String::from_utf8_lossy(&self.pending[line_start..line_start + newline])
+            .trim()
+            .parse()
+            .ok();
+        self.ended = Some(code);
+        self.after = self.pending.split_off(line_start + newline + 1);
+        self.pending.clear();
+    }
+
+    /// Bytes after the marker line.
+    pub(crate) fn take_after(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.after)
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        self.truncated |= bytes.len() > room;
+    }
+
+    /// The output (with what was pending when the stream ended) and whether it was cut.
+    pub(crate) fn finish(mut self) -> (Vec<u8>, bool) {
+        if !self.done() {
+            let pending = std::mem::take(&mut self.pending);
+            self.keep(&pending);
+        }
+        (self.kept, self.truncated)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKER: &str = "__agentbox_0123456789abcdef0123456789abcdef__";
+
+    #[test]
+    fn a_marker_split_across_reads_ends_the_output_and_gives_the_code() {
+        let mut f = Framed::new(MARKER, 100, Vec::new());
+        f.feed(b"out\n__agentbox_0123");
+        assert!(!f.done());
+        f.feed(b"456789abcdef0123456789abcdef__ 4\nnext");
+        assert!(f.done());
+        assert_eq!(f.code(), Some(4));
+        assert_eq!(f.take_after(), b"next");
+        assert_eq!(f.finish(), (b"out\n".to_vec(), false));
+    }
+
+    #[test]
+    fn another_token_is_plain_output() {
+        let fake = format!("{} 0\n", MARKER.replace('0', "f"));
+        let mut f = Framed::new(MARKER, 1000, Vec::new());
+        f.feed(fake.as_bytes());
+        f.feed(format!("{MARKER} 1\n").as_bytes());
+        assert_eq!(f.code(), Some(1));
+        assert_eq!(f.finish(), (fake.into_bytes(), false));
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_cut_and_the_marker_still_found() {
+        let mut f = Framed::new(MARKER, 3, b"ab".to_vec());
+        f.feed(b"cdef");
+        f.feed(format!("{MARKER}\n").as_bytes());
+        assert!(f.done());
+        assert_eq!(f.code(), None, "a marker line without a code");
+        assert_eq!(f.finish(), (b"abc".to_vec(), true));
+    }
+
+    #[test]
+    fn an_unfinished_stream_keeps_what_was_pending() {
+        let mut f = Framed::new(MARKER, 100, Vec::new());
+        f.feed(b"partial __agentbox_01");
+        assert_eq!(f.finish(), (b"partial __agentbox_01".to_vec(), false));
+    }
+}
