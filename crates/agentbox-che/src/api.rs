@@ -9,6 +9,11 @@ use backon::{ExponentialBuilder, Retryable};
 use crate::error::{ApiAction, CheError};
 
 /// How requests to the API server are bounded and retried.
+///
+/// A 409 `Conflict` is retried unchanged: the provider writes with JSON merge patches that
+/// carry no `resourceVersion`, so a retry is always made against the fresh object. A client
+/// built from a default `kube::Config` also retries 429, 503 and 504 itself (its
+/// `default_retry`); these retries come on top, and [`RetryPolicy::call_timeout`] bounds both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// The deadline of one call, retries included.

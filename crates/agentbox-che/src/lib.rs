@@ -45,18 +45,30 @@
 //! ```
 //!
 //! ## Map
-//! - [`CheProvider`] (`provider/`, built by [`CheProviderBuilder`]): the lifecycle; the
-//!   DevWorkspace a contract becomes ([`devworkspace_for`], `manifest.rs`); waits through one
-//!   shared watch of the namespace (`cache.rs`, `provider/wait.rs`, `provider/judge.rs`); the
-//!   workspace's pod (`provider/pod.rs`); what a contract asks that is not enforced
-//!   (`provider/limitations.rs`).
+//! - [`CheProvider`] (`provider/`, built by [`CheProviderBuilder`]): the lifecycle. The
+//!   DevWorkspace a contract becomes ([`devworkspace_for`], `manifest.rs`); the calls on it
+//!   (`calls.rs`); waits through one shared watch of the namespace (`cache.rs`,
+//!   `provider/wait.rs`) judged by `provider/judge.rs`; phases and infos (`info.rs`); the
+//!   executor of a running workspace and its pod (`attach.rs`, `pod.rs`); what a contract asks
+//!   that is not enforced (`limitations.rs`).
 //! - [`KubeExecutor`] (`exec/`): commands, files and sessions in any pod's container over
 //!   `pods/exec` — reusable by any backend whose workspaces are pods.
 //! - [`crd`]: typed [`crd::DevWorkspace`] and [`crd::DevWorkspaceTemplate`].
-//! - [`rbac`]: the least-privilege Role and RoleBinding an orchestrator needs.
+//! - [`rbac`]: the least-privilege Role and RoleBinding an orchestrator needs
+//!   (`docs/che-rbac.md` says how to apply them).
 //! - [`RetryPolicy`] (`api.rs`): every API call bounded by a deadline and retried with bounded
 //!   backoff on 429, 5xx, conflicts and dropped connections.
 //! - [`CheError`] (`error.rs`): the backend's failures, mapped into [`agentbox_core::Error`].
+//!
+//! ## Requirements and limits
+//! - Commands need a POSIX `sh`, `head` and, for files, `tar` in the workspace's container
+//!   (any distribution image has them; `setsid`, `tr` and `grep` are used when present).
+//! - Egress rules are not applied: the provider's Role has no NetworkPolicy rights. Apply the
+//!   generated `.agentbox/networkpolicy.yaml`; [`CheProvider::limitations`] lists what else a
+//!   contract asks that is not enforced, and `create` reports it as warnings.
+//! - Secrets reach workspaces through the DevWorkspace Operator's automount, never through
+//!   agentbox; an `ExecRequest`'s secret environment goes through the exec's stdin, never into
+//!   a URL.
 
 #![warn(missing_docs)]
 

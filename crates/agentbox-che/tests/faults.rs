@@ -3,8 +3,10 @@
 //! Each operation runs under an outer deadline that fails the test if it is ever reached.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use agentbox_che::crd::DevWorkspace;
@@ -179,34 +181,30 @@ async fn a_server_slower_than_the_deadline_is_a_typed_timeout() {
         call_timeout: Duration::from_millis(300),
         ..quick()
     };
-    let provider = provider(&cluster, policy).await;
+    let impatient = provider(&cluster, policy).await;
     cluster.server().faults().latency(Duration::from_secs(2));
     let err = bounded(
         "create against a slow server",
-        provider.create(&contract(), CreateRequest::named("late-1")),
+        impatient.create(&contract(), CreateRequest::named("late-1")),
     )
     .await
     .expect_err("the call's deadline passes");
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     let err = bounded(
         "status against a slow server",
-        provider.status(&WorkspaceId::from("late-1")),
+        impatient.status(&WorkspaceId::from("late-1")),
     )
     .await
     .expect_err("the call's deadline passes");
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     cluster.server().faults().clear();
     // The create may have landed after its deadline: an orchestrator cleans up by name.
-    let relaxed = provider_with_defaults(&cluster).await;
+    let relaxed = provider(&cluster, quick()).await;
     relaxed
         .delete(&WorkspaceId::from("late-1"))
         .await
         .expect("cleanup");
     assert!(remaining(&cluster).await.is_empty());
-}
-
-async fn provider_with_defaults(cluster: &FakeCluster) -> CheProvider {
-    provider(cluster, quick()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,4 +365,55 @@ async fn after_a_chaos_run_no_devworkspace_is_left() {
     );
     let listed = provider.list(&LabelSelector::all()).await.expect("list");
     assert!(listed.is_empty(), "{listed:?}");
+}
+
+/// A source that gives `good` bytes, then fails.
+struct Failing {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for Failing {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            return Poll::Ready(Err(std::io::Error::other("the source broke")));
+        }
+        let n = self.good.min(buf.remaining()).min(4096);
+        buf.put_slice(&vec![1u8; n]);
+        self.good -= n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_fails_midway_writes_nothing() {
+    let cluster = cluster().await;
+    let provider = provider(&cluster, quick()).await;
+    let info = provider
+        .create(&contract(), CreateRequest::named("source-1"))
+        .await
+        .expect("create");
+    provider.start(&info.id).await.expect("start");
+    provider.wait_ready(&info.id, READY).await.expect("ready");
+    let exec = provider.executor(&info.id).await.expect("executor");
+    for good in [0, 3 * 1024 * 1024] {
+        let err = bounded(
+            "a write from a failing source",
+            exec.write_file("broken.bin", Box::new(Failing { good })),
+        )
+        .await
+        .expect_err("the source's failure fails the write");
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+    }
+    let listing = exec
+        .exec(ExecRequest::new(["sh", "-c", "ls -A"]))
+        .await
+        .expect("ls");
+    assert_eq!(listing.stdout_text(), "", "no file, no temporary file");
+    bounded("delete", provider.delete(&info.id))
+        .await
+        .expect("delete");
 }

@@ -13,7 +13,7 @@ use agentbox_core::progress::{Progress, ProgressEvent};
 use agentbox_core::provider::{CreateRequest, Phase, WorkspaceProvider};
 use agentbox_testkit::behaviour::SUITE_CONTRACT;
 use agentbox_testkit::kube::FakeCluster;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 
 const NAMESPACE: &str = "che-user";
 const BAD_IMAGE: &str = "registry.example/missing/tools:1";
@@ -189,15 +189,18 @@ async fn a_failed_workspace_starts_again_once_fixed() {
 
     // Someone fixes the image; starting again retries (the operator had set `started` false).
     let api: Api<DevWorkspace> = Api::namespaced(cluster.client(), NAMESPACE);
-    let mut dw = api.get("retry-1").await.expect("get");
-    let template = dw.spec.template.as_mut().expect("template");
-    let tools = template
-        .components
+    // A merge patch, not a replace: the operator is still writing the object (it sets
+    // `started` false and the phase to `Failed` after the `Failing` that ended the wait), so
+    // a replace carrying this resourceVersion could meet a 409.
+    let dw = api.get("retry-1").await.expect("get");
+    let mut components = dw.spec.template.expect("template").components;
+    let tools = components
         .iter_mut()
         .find(|c| c.name == "tools")
         .expect("tools");
     tools.container.as_mut().expect("container").image = "docker.io/library/debian:12".into();
-    api.replace("retry-1", &PostParams::default(), &dw)
+    let fix = serde_json::json!({ "spec": { "template": { "components": components } } });
+    api.patch("retry-1", &PatchParams::default(), &Patch::Merge(&fix))
         .await
         .expect("fix the image");
 

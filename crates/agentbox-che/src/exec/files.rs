@@ -79,6 +79,10 @@ pub(super) async fn write(
         Some(stdin) => upload(&mut content, stdin, io_timeout).await,
         None => Err(UploadError::Sink(std::io::ErrorKind::BrokenPipe.into())),
     };
+    if let (Err(UploadError::Source(_)), Some(stdin)) = (&uploaded, stdin.as_mut()) {
+        // The archive lacks its end entry: ending stdin makes the pod's tar refuse it now.
+        let _ = stdin.shutdown().await;
+    }
     let status = match tokio::time::timeout(io_timeout, status).await {
         Ok(status) => status,
         Err(_) => {

@@ -3,7 +3,9 @@
 //! Each command is sent as `command eval '<script>' </dev/null` (a syntax error fails the
 //! command, not the shell, and the command cannot read the shell's input), followed by lines
 //! printing a fresh random 128-bit marker and `$?` on stdout and the marker on stderr. The
-//! shell runs under the exec wrapper, so a timeout kills its whole process tree.
+//! shell runs under the exec wrapper behind a line relay: a timeout sends the relay a kill
+//! line (the shell itself is busy), which kills the shell's whole process tree in the pod, and
+//! a dropped session's connection ends the relay's input, which does the same.
 
 use std::time::Instant;
 

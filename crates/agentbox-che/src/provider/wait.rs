@@ -79,7 +79,7 @@ impl CheProvider {
     ) -> Result<T> {
         let deadline = Instant::now() + timeout;
         let cache = self.cache();
-        let mut changes = cache.subscribe();
+        let mut changes = cache.subscribe(name);
         let expired = |state: &str| {
             let watch = cache
                 .last_error()

@@ -1,8 +1,6 @@
 //! One fake cluster shared by the tests of a file, on a runtime of its own (each
 //! `#[tokio::test]` has its own runtime, which ends with the test).
 
-#![allow(dead_code)]
-
 use std::sync::OnceLock;
 
 use agentbox_che::CheProvider;
