@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use agentbox_core::exec::marker::MarkedOutput;
 use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand};
 use agentbox_core::{Error, Result};
 use async_trait::async_trait;
@@ -152,8 +153,8 @@ impl Session for LocalSession {
         }
 
         let limit = command.output_limit;
-        let mut out = MarkedStream::new(&marker, limit, std::mem::take(&mut self.carry_out));
-        let mut err = MarkedStream::new(&marker, limit, std::mem::take(&mut self.carry_err));
+        let mut out = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_out));
+        let mut err = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_err));
         let read = read_marked(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
         let outcome = match command.timeout {
             Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
@@ -177,9 +178,9 @@ impl Session for LocalSession {
                 });
             }
             Some(Ok(true)) => {
-                self.carry_out = std::mem::take(&mut out.after);
-                self.carry_err = std::mem::take(&mut err.after);
-                out.code.map_or(ExitStatus::Unknown, ExitStatus::Code)
+                self.carry_out = out.take_after();
+                self.carry_err = err.take_after();
+                out.code().map_or(ExitStatus::Unknown, ExitStatus::Code)
             }
             Some(Ok(false)) => match self.end("the shell exited").await {
                 Some(status) => exit_status(status, self.ctx.sandboxed()),
@@ -217,8 +218,8 @@ fn shell_quote(text: &str) -> String {
 async fn read_marked(
     stdout: &mut ChildStdout,
     stderr: &mut ChildStderr,
-    out: &mut MarkedStream,
-    err: &mut MarkedStream,
+    out: &mut MarkedOutput,
+    err: &mut MarkedOutput,
 ) -> std::io::Result<bool> {
     let mut out_buf = vec![0u8; 64 * 1024];
     let mut err_buf = vec![0u8; 64 * 1024];
@@ -237,123 +238,9 @@ async fn read_marked(
     Ok(true)
 }
 
-/// One output stream of a session command, up to its marker line.
-#[derive(Debug)]
-struct MarkedStream {
-    marker: Vec<u8>,
-    limit: usize,
-    /// Bytes not yet known to be output (they may begin the marker).
-    pending: Vec<u8>,
-    kept: Vec<u8>,
-    truncated: bool,
-    /// The marker line was seen.
-    seen: bool,
-    /// The exit code on the marker line (stdout's).
-    code: Option<i32>,
-    /// Bytes after the marker line (output of background jobs), kept for the next command.
-    after: Vec<u8>,
-}
-
-impl MarkedStream {
-    fn new(marker: &str, limit: usize, carried: Vec<u8>) -> Self {
-        let mut stream = Self {
-            marker: marker.as_bytes().to_vec(),
-            limit,
-            pending: Vec::new(),
-            kept: Vec::new(),
-            truncated: false,
-            seen: false,
-            code: None,
-            after: Vec::new(),
-        };
-        stream.feed(&carried);
-        stream
-    }
-
-    fn done(&self) -> bool {
-        self.seen
-    }
-
-    fn feed(&mut self, bytes: &[u8]) {
-        if self.seen {
-            self.after.extend_from_slice(bytes);
-            return;
-        }
-        self.pending.extend_from_slice(bytes);
-        let Some(at) = find(&self.pending, &self.marker) else {
-            let safe = self.pending.len().saturating_sub(self.marker.len() - 1);
-            let output: Vec<u8> = self.pending.drain(..safe).collect();
-            self.keep(&output);
-            return;
-        };
-        let rest = at + self.marker.len();
-        let Some(newline) = self.pending[rest..].iter().position(|&b| b == b'\n') else {
-            return;
-        };
-        let output: Vec<u8> = self.pending[..at].to_vec();
-        self.keep(&output);
-        let line = String::from_utf8_lossy(&self.pending[rest..rest + newline]).into_owned();
-        self.code = line.trim().parse().ok();
-        self.after = self.pending.split_off(rest + newline + 1);
-        self.pending.clear();
-        self.seen = true;
-    }
-
-    fn keep(&mut self, bytes: &[u8]) {
-        let room = self.limit.saturating_sub(self.kept.len());
-        self.kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
-        self.truncated |= bytes.len() > room;
-    }
-
-    /// The output (with whatever was pending when the stream ended) and whether it was cut.
-    fn finish(mut self) -> (Vec<u8>, bool) {
-        let pending = std::mem::take(&mut self.pending);
-        if !self.seen {
-            self.keep(&pending);
-        }
-        (self.kept, self.truncated)
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MARKER: &str = "__agentbox_00112233445566778899aabbccddeeff__";
-
-    #[test]
-    fn output_ends_at_the_marker_and_the_code_is_read() {
-        let mut s = MarkedStream::new(MARKER, 100, Vec::new());
-        s.feed(b"hello\n__agentbox_00112233");
-        assert!(!s.done());
-        s.feed(b"445566778899aabbccddeeff__ 7\nlater");
-        assert!(s.done());
-        assert_eq!(s.code, Some(7));
-        assert_eq!(s.after, b"later");
-        assert_eq!(s.finish(), (b"hello\n".to_vec(), false));
-    }
-
-    #[test]
-    fn a_marker_with_another_token_is_output() {
-        let fake = "__agentbox_ffffffffffffffffffffffffffffffff__ 0\n";
-        let mut s = MarkedStream::new(MARKER, 1000, Vec::new());
-        s.feed(fake.as_bytes());
-        s.feed(format!("{MARKER} 0\n").as_bytes());
-        assert_eq!(s.finish(), (fake.as_bytes().to_vec(), false));
-    }
-
-    #[test]
-    fn output_is_cut_at_the_limit_but_the_marker_is_still_found() {
-        let mut s = MarkedStream::new(MARKER, 4, Vec::new());
-        s.feed(b"0123456789");
-        s.feed(format!("{MARKER} 1\n").as_bytes());
-        assert_eq!(s.code, Some(1));
-        assert_eq!(s.finish(), (b"0123".to_vec(), true));
-    }
 
     #[test]
     fn quoting_keeps_text_literal() {

@@ -13,7 +13,6 @@
 //! (`session.rs`).
 
 mod files;
-mod marker;
 mod process;
 mod scripts;
 mod session;

@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use agentbox_core::exec::marker::MarkedOutput;
 use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand};
 use agentbox_core::{Error, Result};
 use async_trait::async_trait;
@@ -17,7 +18,6 @@ use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
 
-use super::marker::Framed;
 use super::process::{KILL_GRACE, Link, Output, Remote, exit_status};
 use super::stream::{read_announcement, wrapped};
 use super::{KubeExecutor, scripts};
@@ -194,8 +194,8 @@ impl Session for KubeSession {
             return Err(self.closed_now());
         }
         let limit = command.output_limit;
-        let mut out = Framed::new(&marker, limit, std::mem::take(&mut self.carry_out));
-        let mut err = Framed::new(&marker, limit, std::mem::take(&mut self.carry_err));
+        let mut out = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_out));
+        let mut err = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_err));
         let read = read_framed(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
         let outcome = match command.timeout {
             Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
@@ -279,8 +279,8 @@ fn quote(text: &str) -> String {
 async fn read_framed(
     stdout: &mut Output,
     stderr: &mut Output,
-    out: &mut Framed,
-    err: &mut Framed,
+    out: &mut MarkedOutput,
+    err: &mut MarkedOutput,
 ) -> std::io::Result<bool> {
     let mut out_buf = vec![0u8; 64 * 1024];
     let mut err_buf = vec![0u8; 64 * 1024];

@@ -5,6 +5,7 @@
 //! ([`path::resolve`]) before it is used.
 
 mod ext;
+pub mod marker;
 pub mod path;
 mod request;
 mod session;

@@ -1,9 +1,27 @@
-//! Framing of session output: a command's output ends at a line holding its random marker
-//! (and, on stdout, its exit code). Text that only looks like a marker passes through.
+//! Framing of session output by a marker line.
+//!
+//! A session sends each command followed by a line printing a fresh random marker (and, on
+//! stdout, the command's exit code): the command's output is everything before the line
+//! `<marker> <exit code>\n`. Text that only looks like a marker (another token) passes through
+//! as output. Bytes after the marker line (output of background jobs) are kept so that they
+//! can be carried over to the next command.
+//!
+//! ```
+//! use agentbox_core::exec::marker::MarkedOutput;
+//!
+//! let mut out = MarkedOutput::new("__agentbox_token__", 100, Vec::new());
+//! out.feed(b"hello\n__agentbox_to");
+//! assert!(!out.done());
+//! out.feed(b"ken__ 3\nlater");
+//! assert!(out.done());
+//! assert_eq!(out.code(), Some(3));
+//! assert_eq!(out.take_after(), b"later");
+//! assert_eq!(out.finish(), (b"hello\n".to_vec(), false));
+//! ```
 
-/// One stream of one session command, up to its marker line.
+/// One output stream of one session command, up to its marker line.
 #[derive(Debug)]
-pub(crate) struct Framed {
+pub struct MarkedOutput {
     marker: Vec<u8>,
     limit: usize,
     /// Bytes that may still turn out to begin the marker.
@@ -16,11 +34,16 @@ pub(crate) struct Framed {
     after: Vec<u8>,
 }
 
-impl Framed {
-    /// A stream ending at `marker`, keeping `limit` bytes, starting with bytes `carried` over
-    /// from the previous command.
-    pub(crate) fn new(marker: &str, limit: usize, carried: Vec<u8>) -> Self {
-        let mut framed = Self {
+impl MarkedOutput {
+    /// A stream ending at `marker`, keeping at most `limit` bytes of output, starting with the
+    /// bytes `carried` over from the previous command (see [`take_after`](Self::take_after)).
+    ///
+    /// # Panics
+    ///
+    /// If `marker` is empty.
+    pub fn new(marker: &str, limit: usize, carried: Vec<u8>) -> Self {
+        assert!(!marker.is_empty(), "a session marker must not be empty");
+        let mut output = Self {
             marker: marker.as_bytes().to_vec(),
             limit,
             pending: Vec::new(),
@@ -29,22 +52,24 @@ impl Framed {
             ended: None,
             after: Vec::new(),
         };
-        framed.feed(&carried);
-        framed
+        output.feed(&carried);
+        output
     }
 
     /// Whether the marker line was seen.
-    pub(crate) fn done(&self) -> bool {
+    pub fn done(&self) -> bool {
         self.ended.is_some()
     }
 
-    /// The exit code on the marker line.
-    pub(crate) fn code(&self) -> Option<i32> {
+    /// The exit code on the marker line: `None` before the line is seen, or when it holds no
+    /// code that parses.
+    pub fn code(&self) -> Option<i32> {
         self.ended.flatten()
     }
 
-    /// Take more bytes of the stream.
-    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+    /// Take more bytes of the stream. Once the marker line was seen, bytes are kept for
+    /// [`take_after`](Self::take_after).
+    pub fn feed(&mut self, bytes: &[u8]) {
         if self.done() {
             self.after.extend_from_slice(bytes);
             return;
@@ -72,8 +97,8 @@ impl Framed {
         self.pending.clear();
     }
 
-    /// Bytes after the marker line.
-    pub(crate) fn take_after(&mut self) -> Vec<u8> {
+    /// Take the bytes that came after the marker line (empty before it is seen).
+    pub fn take_after(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.after)
     }
 
@@ -83,8 +108,9 @@ impl Framed {
         self.truncated |= bytes.len() > room;
     }
 
-    /// The output (with what was pending when the stream ended) and whether it was cut.
-    pub(crate) fn finish(mut self) -> (Vec<u8>, bool) {
+    /// The output and whether it was cut at the limit. If the marker line was never seen, the
+    /// bytes still pending (a possible start of the marker) count as output.
+    pub fn finish(mut self) -> (Vec<u8>, bool) {
         if !self.done() {
             let pending = std::mem::take(&mut self.pending);
             self.keep(&pending);
@@ -102,10 +128,41 @@ mod tests {
     use super::*;
 
     const MARKER: &str = "__agentbox_0123456789abcdef0123456789abcdef__";
+    const OTHER_MARKER: &str = "__agentbox_00112233445566778899aabbccddeeff__";
+
+    #[test]
+    fn output_ends_at_the_marker_and_the_code_is_read() {
+        let mut s = MarkedOutput::new(OTHER_MARKER, 100, Vec::new());
+        s.feed(b"hello\n__agentbox_00112233");
+        assert!(!s.done());
+        s.feed(b"445566778899aabbccddeeff__ 7\nlater");
+        assert!(s.done());
+        assert_eq!(s.code(), Some(7));
+        assert_eq!(s.take_after(), b"later");
+        assert_eq!(s.finish(), (b"hello\n".to_vec(), false));
+    }
+
+    #[test]
+    fn a_marker_with_another_token_is_output() {
+        let fake = "__agentbox_ffffffffffffffffffffffffffffffff__ 0\n";
+        let mut s = MarkedOutput::new(OTHER_MARKER, 1000, Vec::new());
+        s.feed(fake.as_bytes());
+        s.feed(format!("{OTHER_MARKER} 0\n").as_bytes());
+        assert_eq!(s.finish(), (fake.as_bytes().to_vec(), false));
+    }
+
+    #[test]
+    fn output_is_cut_at_the_limit_but_the_marker_is_still_found() {
+        let mut s = MarkedOutput::new(OTHER_MARKER, 4, Vec::new());
+        s.feed(b"0123456789");
+        s.feed(format!("{OTHER_MARKER} 1\n").as_bytes());
+        assert_eq!(s.code(), Some(1));
+        assert_eq!(s.finish(), (b"0123".to_vec(), true));
+    }
 
     #[test]
     fn a_marker_split_across_reads_ends_the_output_and_gives_the_code() {
-        let mut f = Framed::new(MARKER, 100, Vec::new());
+        let mut f = MarkedOutput::new(MARKER, 100, Vec::new());
         f.feed(b"out\n__agentbox_0123");
         assert!(!f.done());
         f.feed(b"456789abcdef0123456789abcdef__ 4\nnext");
@@ -118,7 +175,7 @@ mod tests {
     #[test]
     fn another_token_is_plain_output() {
         let fake = format!("{} 0\n", MARKER.replace('0', "f"));
-        let mut f = Framed::new(MARKER, 1000, Vec::new());
+        let mut f = MarkedOutput::new(MARKER, 1000, Vec::new());
         f.feed(fake.as_bytes());
         f.feed(format!("{MARKER} 1\n").as_bytes());
         assert_eq!(f.code(), Some(1));
@@ -127,7 +184,7 @@ mod tests {
 
     #[test]
     fn output_beyond_the_limit_is_cut_and_the_marker_still_found() {
-        let mut f = Framed::new(MARKER, 3, b"ab".to_vec());
+        let mut f = MarkedOutput::new(MARKER, 3, b"ab".to_vec());
         f.feed(b"cdef");
         f.feed(format!("{MARKER}\n").as_bytes());
         assert!(f.done());
@@ -137,7 +194,7 @@ mod tests {
 
     #[test]
     fn an_unfinished_stream_keeps_what_was_pending() {
-        let mut f = Framed::new(MARKER, 100, Vec::new());
+        let mut f = MarkedOutput::new(MARKER, 100, Vec::new());
         f.feed(b"partial __agentbox_01");
         assert_eq!(f.finish(), (b"partial __agentbox_01".to_vec(), false));
     }
