@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agentbox_core::exec::forward::{READ_CHUNK, forward};
 use agentbox_core::exec::{
     ExecChunk, ExecRequest, ExecStream, ExitStatus, FileReader, FileSource, FileWritten,
     OutputStreams, Session,
@@ -10,10 +11,9 @@ use agentbox_core::exec::{
 use agentbox_core::progress::ProgressEvent;
 use agentbox_core::{Error, Executor, Result};
 use async_trait::async_trait;
-use bytes::BytesMut;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -25,8 +25,6 @@ use crate::session::LocalSession;
 
 /// How many output chunks may wait for a slow reader before the command is held back.
 const CHANNEL_CHUNKS: usize = 16;
-/// Bytes read from a pipe at a time.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// Commands and files of one local workspace. Obtained from
 /// [`crate::LocalProvider`]'s `executor`; it refuses work once the workspace is stopped or
@@ -283,32 +281,6 @@ impl Executor for LocalExecutor {
 
     async fn session(&self) -> Result<Box<dyn Session>> {
         Ok(Box::new(LocalSession::start(Arc::clone(&self.ctx))?))
-    }
-}
-
-/// Send everything `reader` gives as chunks until it ends or nobody listens.
-async fn forward<R>(
-    mut reader: R,
-    tx: mpsc::Sender<Result<ExecChunk>>,
-    wrap: fn(bytes::Bytes) -> ExecChunk,
-) where
-    R: AsyncRead + Unpin,
-{
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    loop {
-        buf.reserve(READ_CHUNK);
-        match reader.read_buf(&mut buf).await {
-            Ok(0) => return,
-            Ok(_) => {
-                if tx.send(Ok(wrap(buf.split().freeze()))).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading a command's output failed");
-                return;
-            }
-        }
     }
 }
 

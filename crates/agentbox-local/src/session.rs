@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentbox_core::exec::marker::MarkedOutput;
-use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand};
+use agentbox_core::exec::marker::{self, MarkedOutput};
+use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand, quote};
 use agentbox_core::{Error, Result};
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -135,7 +135,7 @@ impl Session for LocalSession {
         let marker = new_marker()?;
         let wrapped = format!(
             "command eval {} </dev/null\nprintf '%s %d\\n' '{marker}' \"$?\"\nprintf '%s\\n' '{marker}' >&2\n",
-            shell_quote(&command.script)
+            quote(&command.script)
         );
         let started = Instant::now();
         let written = match self.stdin.as_mut() {
@@ -155,7 +155,7 @@ impl Session for LocalSession {
         let limit = command.output_limit;
         let mut out = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_out));
         let mut err = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_err));
-        let read = read_marked(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
+        let read = marker::read_both(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
         let outcome = match command.timeout {
             Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
             None => Some(read.await),
@@ -207,43 +207,4 @@ fn new_marker() -> Result<String> {
     getrandom::fill(&mut token)
         .map_err(|e| backend(format!("no randomness for a session marker: {e}")))?;
     Ok(format!("__agentbox_{}__", hex::encode(token)))
-}
-
-/// Quote text for a POSIX shell: in single quotes, each `'` written as `'\''`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// Read both streams until each has shown the marker (`true`) or one has ended (`false`).
-async fn read_marked(
-    stdout: &mut ChildStdout,
-    stderr: &mut ChildStderr,
-    out: &mut MarkedOutput,
-    err: &mut MarkedOutput,
-) -> std::io::Result<bool> {
-    let mut out_buf = vec![0u8; 64 * 1024];
-    let mut err_buf = vec![0u8; 64 * 1024];
-    while !(out.done() && err.done()) {
-        tokio::select! {
-            n = stdout.read(&mut out_buf), if !out.done() => match n? {
-                0 => return Ok(false),
-                n => out.feed(&out_buf[..n]),
-            },
-            n = stderr.read(&mut err_buf), if !err.done() => match n? {
-                0 => return Ok(false),
-                n => err.feed(&err_buf[..n]),
-            },
-        }
-    }
-    Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_keeps_text_literal() {
-        assert_eq!(shell_quote("it's $HOME"), r"'it'\''s $HOME'");
-    }
 }

@@ -9,14 +9,14 @@
 
 use std::time::Instant;
 
-use agentbox_core::exec::marker::MarkedOutput;
-use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand};
+use agentbox_core::exec::marker::{self, MarkedOutput};
+use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand, quote};
 use agentbox_core::{Error, Result};
 use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
+use tokio::io::{AsyncWriteExt, SimplexStream, WriteHalf};
 
 use super::process::{KILL_GRACE, Link, Output, Remote, exit_status};
 use super::stream::{read_announcement, wrapped};
@@ -196,7 +196,7 @@ impl Session for KubeSession {
         let limit = command.output_limit;
         let mut out = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_out));
         let mut err = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_err));
-        let read = read_framed(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
+        let read = marker::read_both(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
         let outcome = match command.timeout {
             Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
             None => Some(read.await),
@@ -267,44 +267,5 @@ impl Drop for KubeSession {
             // of the shell then kills its tree.
             tracing::debug!(workspace = %self.exec.workspace, "session dropped without close");
         }
-    }
-}
-
-/// Quote text for a POSIX shell: in single quotes, each `'` written as `'\''`.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// Read both streams until each has shown its marker (`true`) or one has ended (`false`).
-async fn read_framed(
-    stdout: &mut Output,
-    stderr: &mut Output,
-    out: &mut MarkedOutput,
-    err: &mut MarkedOutput,
-) -> std::io::Result<bool> {
-    let mut out_buf = vec![0u8; 64 * 1024];
-    let mut err_buf = vec![0u8; 64 * 1024];
-    while !(out.done() && err.done()) {
-        tokio::select! {
-            n = stdout.read(&mut out_buf), if !out.done() => match n? {
-                0 => return Ok(false),
-                n => out.feed(&out_buf[..n]),
-            },
-            n = stderr.read(&mut err_buf), if !err.done() => match n? {
-                0 => return Ok(false),
-                n => err.feed(&err_buf[..n]),
-            },
-        }
-    }
-    Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quote;
-
-    #[test]
-    fn quoting_keeps_text_literal() {
-        assert_eq!(quote("it's $HOME"), r"'it'\''s $HOME'");
     }
 }

@@ -7,9 +7,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use agentbox_core::Result;
+use agentbox_core::exec::forward::forward;
 use agentbox_core::exec::{ExecChunk, ExecRequest, ExecStream, ExitStatus};
 use agentbox_core::progress::ProgressEvent;
-use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
@@ -23,8 +23,6 @@ use crate::token::token;
 
 /// Output chunks that may wait for a slow reader.
 const CHANNEL_CHUNKS: usize = 16;
-/// Bytes read from a stream at a time.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// The wrapper's argv for `argv` run in `cwd` under `tag`; `stdin_bytes` is the length of the
 /// command's stdin, or `None` when the command reads the exec's stdin itself.
@@ -224,32 +222,6 @@ impl Run {
                 workspace: Some(self.exec.workspace.clone()),
                 message: format!("`{}` may still be running: {e}", self.program),
             });
-        }
-    }
-}
-
-/// Send everything `reader` gives as chunks until it ends or nobody listens.
-pub(super) async fn forward<R>(
-    mut reader: R,
-    tx: mpsc::Sender<Result<ExecChunk>>,
-    wrap: fn(Bytes) -> ExecChunk,
-) where
-    R: AsyncRead + Unpin,
-{
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    loop {
-        buf.reserve(READ_CHUNK);
-        match reader.read_buf(&mut buf).await {
-            Ok(0) => return,
-            Ok(_) => {
-                if tx.send(Ok(wrap(buf.split().freeze()))).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading a command's output failed");
-                return;
-            }
         }
     }
 }

@@ -123,6 +123,36 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Read a session's stdout and stderr until each has shown its marker (`Ok(true)`), or until
+/// one of them ends first (`Ok(false)`: the shell is gone).
+pub async fn read_both<O, E>(
+    stdout: &mut O,
+    stderr: &mut E,
+    out: &mut MarkedOutput,
+    err: &mut MarkedOutput,
+) -> std::io::Result<bool>
+where
+    O: tokio::io::AsyncRead + Unpin,
+    E: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut out_buf = vec![0u8; 64 * 1024];
+    let mut err_buf = vec![0u8; 64 * 1024];
+    while !(out.done() && err.done()) {
+        tokio::select! {
+            n = stdout.read(&mut out_buf), if !out.done() => match n? {
+                0 => return Ok(false),
+                n => out.feed(&out_buf[..n]),
+            },
+            n = stderr.read(&mut err_buf), if !err.done() => match n? {
+                0 => return Ok(false),
+                n => err.feed(&err_buf[..n]),
+            },
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! ([`path::resolve`]) before it is used.
 
 mod ext;
+pub mod forward;
 pub mod marker;
 pub mod path;
 mod request;
