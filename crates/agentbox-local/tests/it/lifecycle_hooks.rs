@@ -1,7 +1,7 @@
 //! The contract's lifecycle commands: postCreate once, postStart on every start (readiness
 //! waits for them), preStop before a stop.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Persistent shell sessions in the sandbox.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,6 @@
 
 #![cfg(feature = "coder")]
 
-#[path = "fake_coderd/support.rs"]
 mod support;
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 
 #![cfg(all(feature = "local", feature = "copilot"))]
 
-mod task_support;
+use crate::task_support;
 
 use agentbox::WorkspaceProvider;
 use agentbox::task::{AgentCli, Mode, TaskOutcome};

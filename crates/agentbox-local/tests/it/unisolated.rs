@@ -1,6 +1,6 @@
 //! Commands run without isolation (the explicit `Isolation::None` opt-in).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! What a command inside the bubblewrap sandbox can and cannot see or do.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 
 #![cfg(all(feature = "local", feature = "copilot"))]
 
-mod task_support;
+use crate::task_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

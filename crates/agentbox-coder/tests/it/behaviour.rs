@@ -1,7 +1,7 @@
 //! The behaviour suite every backend passes, run against `CoderProvider` and the test kit's
 //! fake coderd (whose workspaces are local bubblewrap sandboxes).
 
-mod common;
+use crate::common;
 
 use agentbox_testkit::behaviour::Suite;
 

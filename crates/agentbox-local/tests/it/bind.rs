@@ -1,6 +1,6 @@
 //! Host directories bound into every workspace with `LocalProviderBuilder::bind`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

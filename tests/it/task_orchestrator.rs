@@ -3,7 +3,7 @@
 
 #![cfg(all(feature = "local", feature = "copilot"))]
 
-mod task_support;
+use crate::task_support;
 
 use agentbox::WorkspaceProvider;
 use agentbox::contract::Verdict;

@@ -1,6 +1,6 @@
 //! Files read and written straight on the host, confined to the workspace.
 
-mod common;
+use crate::common;
 
 use agentbox_core::Error;
 use agentbox_core::exec::{ExecRequest, ExecutorExt};

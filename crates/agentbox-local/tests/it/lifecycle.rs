@@ -1,6 +1,6 @@
 //! The workspace lifecycle of the local provider: records, phases, persistence, refusals.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

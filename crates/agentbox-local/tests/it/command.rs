@@ -1,6 +1,6 @@
 //! `LocalExecutor::command`: a process the caller drives itself, in the same sandbox as `exec`.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

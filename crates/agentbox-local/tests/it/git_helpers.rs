@@ -2,7 +2,7 @@
 //! repository on the host bound in as the remote, and against fake HTTP remotes and a fake
 //! `gh`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

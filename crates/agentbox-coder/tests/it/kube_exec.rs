@@ -1,7 +1,7 @@
 //! Feature `kube`: a Coder workspace that is a pod runs its commands over `pods/exec` (the Che
 //! backend's `KubeExecutor`), found by the labels of Coder's Kubernetes templates.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

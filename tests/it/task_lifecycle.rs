@@ -4,7 +4,7 @@
 
 #![cfg(all(feature = "local", feature = "copilot"))]
 
-mod task_support;
+use crate::task_support;
 
 use std::sync::Arc;
 use std::time::Duration;

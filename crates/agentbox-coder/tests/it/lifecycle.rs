@@ -1,7 +1,7 @@
 //! The Coder provider's lifecycle against the fake coderd: builds, 409s, failures with their
 //! logs, rejected tokens, dropped WebSockets, slow builds and the SSE fallback.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Parameters: every value is checked against the template version's rich parameters before
 //! anything is created; the contract's values reach the parameters the template declares.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 
