@@ -3,10 +3,10 @@
 //! One test binary for the crate's integration tests (linking one binary instead of one per
 //! file keeps a clean `cargo test` fast and small); each module is one area.
 
-mod common;
 mod behaviour;
 mod bind;
 mod command;
+mod common;
 mod files;
 mod git_helpers;
 mod lifecycle;
