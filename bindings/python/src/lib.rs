@@ -27,6 +27,7 @@ mod contract;
 mod errors;
 mod model;
 mod provider;
+mod repr;
 mod runtime;
 mod task;
 #[cfg(feature = "testkit")]

@@ -15,8 +15,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use secrecy::SecretString;
 
+use crate::repr::py_repr;
 use crate::task::json::{Json, from_python};
-use crate::workspace::py_repr;
 
 /// A chat-completion model. Subclassed by `OpenAICompatible`, `Copilot` and `ScriptedModel`.
 #[pyclass(module = "agentbox", subclass, frozen)]

@@ -16,8 +16,9 @@ use secrecy::SecretString;
 
 use crate::contract::Contract;
 use crate::errors::{backend_error, to_py};
+use crate::repr::py_repr;
 use crate::runtime;
-use crate::workspace::{Capabilities, Project, Workspace, WorkspaceInfo, py_repr};
+use crate::workspace::{Capabilities, Project, Workspace, WorkspaceInfo};
 
 /// A workspace backend. Subclassed by `LocalProvider`, `CheProvider` and `CoderProvider`.
 #[pyclass(module = "agentbox", subclass, frozen)]

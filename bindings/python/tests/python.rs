@@ -1,7 +1,7 @@
 //! The Python package, tested from Python: a fresh virtual environment with the pinned tools of
 //! `requirements-test.txt`, the wheel built by maturin (with the `testkit` feature, so the tests
 //! can start the fake servers) and installed into it, then `pytest` on `tests/` and
-//! `mypy --strict` on the tests and `examples/python/`.
+//! `mypy --strict` on the package's Python sources and stubs, the tests and `examples/python/`.
 //!
 //! Needs Python ≥ 3.11 with `venv` and pip access to its package index (the machine's registry
 //! mirror is enough); `AGENTBOX_PYTHON` chooses the interpreter (default `python3`).
@@ -140,7 +140,7 @@ fn pytest_passes() {
 }
 
 #[test]
-fn mypy_strict_passes_on_the_tests_and_the_example() {
+fn mypy_strict_passes_on_the_package_the_tests_and_the_example() {
     let env = env();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python/mypy-cache");
     let result = run(
@@ -148,6 +148,7 @@ fn mypy_strict_passes_on_the_tests_and_the_example() {
         Command::new(&env.python)
             .args(["-m", "mypy", "--strict", "--cache-dir"])
             .arg(&cache)
+            .arg(crate_dir().join("python/agentbox"))
             .arg(crate_dir().join("tests"))
             .arg(repo_root().join("examples/python")),
     );

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::json::to_python;
-use crate::workspace::py_repr;
+use crate::repr::py_repr;
 
 /// One progress event of a task.
 ///

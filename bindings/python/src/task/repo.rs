@@ -9,7 +9,7 @@ use agentbox_core::task::git::{GitAuthor, RepoSpec};
 use pyo3::prelude::*;
 use secrecy::SecretString;
 
-use crate::workspace::py_repr;
+use crate::repr::py_repr;
 
 /// The repository a task clones into the workdir and works on, on a new branch `branch`
 /// (started from `base`, or the remote's default branch). The work is committed as

@@ -6,7 +6,7 @@ use agentbox_core::evidence::{REPORT_FILE, Redactor};
 use agentbox_core::task::{TaskOutcome, TaskResult as CoreTaskResult};
 use pyo3::prelude::*;
 
-use crate::workspace::py_repr;
+use crate::repr::py_repr;
 
 /// What a finished task left behind.
 ///

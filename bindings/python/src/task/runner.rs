@@ -19,7 +19,7 @@ use super::result::TaskResult;
 use super::spec::{Task, parse_cleanup};
 use crate::model::{Model, seconds};
 use crate::provider::Provider;
-use crate::workspace::py_repr;
+use crate::repr::py_repr;
 
 type Runner = CoreTaskRunner<dyn WorkspaceProvider, dyn ModelClient>;
 

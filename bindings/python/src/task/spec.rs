@@ -14,7 +14,7 @@ use pyo3::types::{PyBytes, PyString};
 use super::repo::TaskRepo;
 use crate::contract::Contract;
 use crate::model::seconds;
-use crate::workspace::py_repr;
+use crate::repr::py_repr;
 
 /// Limits on one task; reaching any of them ends it. Durations are seconds; omitted values
 /// take the defaults (30 turns, 3 fix attempts, a 30-minute deadline, no token budget, 10

@@ -12,8 +12,8 @@ use pyo3::prelude::*;
 use tempfile::TempDir;
 
 use crate::errors::{backend_error, to_py};
+use crate::repr::py_repr;
 use crate::runtime;
-use crate::workspace::py_repr;
 
 /// A started cluster and the directory holding its kubeconfig.
 struct Running {

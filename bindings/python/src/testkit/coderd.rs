@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use secrecy::ExposeSecret;
 
 use crate::errors::backend_error;
+use crate::repr::py_repr;
 use crate::runtime;
-use crate::workspace::py_repr;
 
 /// A fake coderd on loopback for testing against `CoderProvider` without a deployment. It has
 /// one user, one organization and one template (`template`) whose workspaces are local

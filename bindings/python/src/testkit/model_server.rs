@@ -13,9 +13,9 @@ use pyo3::types::PyString;
 
 use crate::errors::backend_error;
 use crate::model::seconds;
+use crate::repr::py_repr;
 use crate::runtime;
 use crate::task::json::{from_python, to_python};
-use crate::workspace::py_repr;
 
 /// What the fake model server answers to one chat request: a completion (text, tool calls or
 /// both; usage 10 + 5 tokens unless set) or an error status. Build one with the static

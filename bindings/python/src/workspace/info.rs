@@ -9,7 +9,7 @@ use agentbox_core::provider::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::py_repr;
+use crate::repr::py_repr;
 
 /// What a provider knows about one workspace, as of the call that returned it.
 #[pyclass(module = "agentbox", frozen, eq)]

@@ -9,10 +9,10 @@ mod stream;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::repr::py_repr;
 use agentbox_core::exec::ExecutorExt;
 use agentbox_core::provider::WorkspaceId;
 use agentbox_core::{Executor, WorkspaceProvider};
-use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 
 pub use exec::ExecResult;
@@ -20,15 +20,6 @@ use exec::{Data, ExecArgs, seconds};
 pub use info::{Capabilities, FileWritten, Project, WorkspaceInfo};
 pub use session::Session;
 pub use stream::{ExecChunk, ExecStream};
-
-/// Python's `repr` of `value`: strings with Python's quotes and escapes, `None` for a missing
-/// one; for the `__repr__` of every class here.
-pub(crate) fn py_repr<'py, T>(py: Python<'py>, value: T) -> PyResult<String>
-where
-    T: IntoPyObject<'py>,
-{
-    Ok(value.into_bound_py_any(py)?.repr()?.to_string())
-}
 
 /// One workspace of one provider, shared by the `Workspace` object and whatever it handed out
 /// (streams, sessions, pending calls).

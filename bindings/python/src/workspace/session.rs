@@ -6,8 +6,9 @@ use agentbox_core::Error as CoreError;
 use agentbox_core::exec::Session as CoreSession;
 use pyo3::prelude::*;
 
+use super::Handle;
 use super::exec::{Command, ExecResult, session_command};
-use super::{Handle, py_repr};
+use crate::repr::py_repr;
 
 /// Where a session is.
 enum State {

@@ -8,8 +8,9 @@ use futures::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
+use super::Handle;
 use super::exec::signal;
-use super::{Handle, py_repr};
+use crate::repr::py_repr;
 
 /// One piece of a streaming command's output.
 #[pyclass(module = "agentbox", frozen)]
