@@ -101,14 +101,15 @@ pub(crate) fn stopped(
     }
 }
 
-/// Settled after a failure: no longer `Failing` with `started` true (the operator sets it to
-/// false, and a start patched before that is lost).
+/// Settled after a failure: no longer `Failing`. While a workspace is `Failing` the operator
+/// still has work to do — set `started` to false (undoing any start patched before), then stop
+/// it and write `Failed` — so a start is only safe once the phase has moved on. `Failing` with
+/// `started` already false is not settled: the operator has not written `Failed` yet, and a
+/// start patched then would meet `Failing` again and be turned off once more.
 pub(crate) fn settled(name: &str, seen: Option<&DevWorkspace>) -> Verdict<()> {
     match seen {
         None => Verdict::Fail(not_found(name)),
-        Some(dw) if dw.phase() == Some(&DevWorkspacePhase::Failing) && dw.spec.started => {
-            Verdict::Wait(describe(dw))
-        }
+        Some(dw) if dw.phase() == Some(&DevWorkspacePhase::Failing) => Verdict::Wait(describe(dw)),
         Some(_) => Verdict::Done(()),
     }
 }
@@ -202,6 +203,20 @@ mod tests {
 
     fn base(rv: &str) -> Baseline {
         Baseline::of(&dw(true, None, rv))
+    }
+
+    #[test]
+    fn a_failure_settles_only_once_the_operator_has_written_failed() {
+        for started in [true, false] {
+            let failing = dw(started, Some("Failing"), "11");
+            assert!(
+                matches!(settled("w", Some(&failing)), Verdict::Wait(_)),
+                "Failing with started={started} is not settled"
+            );
+        }
+        let failed = dw(false, Some("Failed"), "12");
+        assert!(matches!(settled("w", Some(&failed)), Verdict::Done(())));
+        assert!(matches!(settled("w", None), Verdict::Fail(_)));
     }
 
     #[test]
