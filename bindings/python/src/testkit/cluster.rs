@@ -3,7 +3,6 @@
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
 
 use agentbox_core::Error as CoreError;
 use agentbox_testkit::kube::FakeCluster as Cluster;
@@ -16,7 +15,7 @@ use crate::repr::py_repr;
 use crate::runtime;
 
 /// A started cluster and the directory holding its kubeconfig.
-struct Running {
+struct Started {
     cluster: Cluster,
     _kubeconfig_dir: TempDir,
 }
@@ -32,7 +31,7 @@ struct Running {
 /// `fail_image` fails on the node, so a workspace using it ends failed.
 #[pyclass(module = "agentbox.testkit", frozen)]
 pub struct FakeCluster {
-    running: Mutex<Option<Running>>,
+    running: super::Running<Started>,
     namespace: String,
     url: String,
     kubeconfig: PathBuf,
@@ -60,10 +59,10 @@ impl FakeCluster {
             .unwrap_or_default();
         let (dir, kubeconfig) = write_kubeconfig(&yaml).map_err(to_py)?;
         Ok(Self {
-            running: Mutex::new(Some(Running {
+            running: super::Running::new(Started {
                 cluster,
                 _kubeconfig_dir: dir,
-            })),
+            }),
             namespace,
             url,
             kubeconfig,
@@ -98,7 +97,7 @@ impl FakeCluster {
     /// Stop the operator and the node, wait until every container's processes are gone, and
     /// remove the kubeconfig. Closing a closed cluster does nothing.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let running = take(&self.running);
+        let running = self.running.take();
         runtime::py_future(py, async move {
             if let Some(running) = running {
                 running.cluster.shutdown().await;
@@ -122,29 +121,13 @@ impl FakeCluster {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let state = if self
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-        {
-            "running"
-        } else {
-            "closed"
-        };
+        let state = self.running.state();
         Ok(format!(
             "FakeCluster(url={}, namespace={}, {state})",
             py_repr(py, &self.url)?,
             py_repr(py, &self.namespace)?
         ))
     }
-}
-
-fn take(running: &Mutex<Option<Running>>) -> Option<Running> {
-    running
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()
 }
 
 /// Write `yaml` as `kubeconfig` in a new temporary directory.
@@ -164,14 +147,6 @@ fn write_kubeconfig(yaml: &str) -> Result<(TempDir, PathBuf), CoreError> {
         source,
     })?;
     Ok((dir, path))
-}
-
-impl Drop for FakeCluster {
-    fn drop(&mut self) {
-        // Dropping the cluster cancels its tasks, which belong to the shared runtime.
-        let _runtime = runtime::handle().enter();
-        drop(take(&self.running));
-    }
 }
 
 /// Adds `FakeCluster` to the module.

@@ -1,8 +1,6 @@
 //! `FakeCoderd`: the test kit's fake Coder API server (workspaces backed by local bubblewrap
 //! sandboxes), for `CoderProvider`.
 
-use std::sync::{Mutex, PoisonError};
-
 use agentbox_testkit::coder::{FakeCoderd as Coderd, FakeTemplate};
 use pyo3::prelude::*;
 use secrecy::ExposeSecret;
@@ -22,7 +20,7 @@ use crate::runtime;
 /// `organization`, accepting `token` (default: a random one) as the only session token.
 #[pyclass(module = "agentbox.testkit", frozen)]
 pub struct FakeCoderd {
-    running: Mutex<Option<Coderd>>,
+    running: super::Running<Coderd>,
     url: String,
     token: String,
     organization: String,
@@ -56,7 +54,7 @@ impl FakeCoderd {
             organization,
             template: FakeTemplate::agentbox().name,
             mount_path: coderd.mount_path().to_owned(),
-            running: Mutex::new(Some(coderd)),
+            running: super::Running::new(coderd),
         })
     }
 
@@ -93,7 +91,7 @@ impl FakeCoderd {
     /// Stop serving, end every build and kill the commands of every terminal. Closing a closed
     /// server does nothing.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let running = take(&self.running);
+        let running = self.running.take();
         runtime::py_future(py, async move {
             if let Some(coderd) = running {
                 coderd.shutdown().await;
@@ -117,37 +115,13 @@ impl FakeCoderd {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let state = if self
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-        {
-            "running"
-        } else {
-            "closed"
-        };
+        let state = self.running.state();
         Ok(format!(
             "FakeCoderd(url={}, organization={}, template={}, token=<redacted>, {state})",
             py_repr(py, &self.url)?,
             py_repr(py, &self.organization)?,
             py_repr(py, &self.template)?
         ))
-    }
-}
-
-fn take(running: &Mutex<Option<Coderd>>) -> Option<Coderd> {
-    running
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()
-}
-
-impl Drop for FakeCoderd {
-    fn drop(&mut self) {
-        // Dropping the server stops its tasks, which belong to the shared runtime.
-        let _runtime = runtime::handle().enter();
-        drop(take(&self.running));
     }
 }
 

@@ -1,7 +1,6 @@
 //! `FakeModelServer`: the test kit's loopback OpenAI-compatible chat-completions server (with
 //! a GitHub Copilot token endpoint), scripted from Python with `ModelReply`s.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use agentbox_testkit::model_server::{
@@ -185,21 +184,19 @@ impl ModelRequest {
 /// Use it as `with FakeModelServer() as server:`, or call `close()`.
 #[pyclass(module = "agentbox.testkit", frozen)]
 pub struct FakeModelServer {
-    server: Mutex<Option<Server>>,
+    server: super::Running<Server>,
     base_url: String,
     token_url: String,
 }
 
 impl FakeModelServer {
     fn with<T>(&self, f: impl FnOnce(&Server) -> T) -> PyResult<T> {
-        let guard = self.server.lock().unwrap_or_else(PoisonError::into_inner);
-        match guard.as_ref() {
-            Some(server) => Ok(f(server)),
-            None => Err(PyRuntimeError::new_err(format!(
+        self.server.with(f).ok_or_else(|| {
+            PyRuntimeError::new_err(format!(
                 "the fake model server at {} is closed; start a new one",
                 self.base_url
-            ))),
-        }
+            ))
+        })
     }
 }
 
@@ -228,7 +225,7 @@ impl FakeModelServer {
         Ok(Self {
             base_url: server.base_url().to_owned(),
             token_url: server.token_url(),
-            server: Mutex::new(Some(server)),
+            server: super::Running::new(server),
         })
     }
 
@@ -289,12 +286,7 @@ impl FakeModelServer {
 
     /// Stop serving. Closing a closed server does nothing.
     fn close(&self) {
-        let server = self
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(server);
+        self.server.drop_now();
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -311,15 +303,10 @@ impl FakeModelServer {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let open = self
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some();
         Ok(format!(
             "FakeModelServer(base_url={}, {})",
             py_repr(py, &self.base_url)?,
-            if open { "running" } else { "closed" }
+            self.server.state()
         ))
     }
 }
