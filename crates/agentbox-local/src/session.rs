@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentbox_core::exec::marker::{self, MarkedOutput};
-use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand, quote};
+use agentbox_core::exec::marker::{Carry, CommandEnd};
+use agentbox_core::exec::{ExecOutput, ExitStatus, Session, SessionCommand, quote};
 use agentbox_core::{Error, Result};
 use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
@@ -36,8 +36,7 @@ pub struct LocalSession {
     _kill_on_drop: DropGuard,
     supervisor: Option<Supervisor>,
     closed: Option<String>,
-    carry_out: Vec<u8>,
-    carry_err: Vec<u8>,
+    carry: Carry,
 }
 
 impl std::fmt::Debug for LocalSession {
@@ -83,8 +82,7 @@ impl LocalSession {
             stderr,
             supervisor: Some(supervisor),
             closed: None,
-            carry_out: Vec::new(),
-            carry_err: Vec::new(),
+            carry: Carry::default(),
         })
     }
 
@@ -152,21 +150,19 @@ impl Session for LocalSession {
                 .unwrap_or_else(|| backend("session closed".into())));
         }
 
-        let limit = command.output_limit;
-        let mut out = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_out));
-        let mut err = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_err));
-        let read = marker::read_both(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
-        let outcome = match command.timeout {
-            Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
-            None => Some(read.await),
-        };
-        let exit = match outcome {
-            None => {
-                self.end("a command timed out and the shell was killed")
-                    .await;
-                ExitStatus::TimedOut
-            }
-            Some(Err(e)) => {
+        let read = self
+            .carry
+            .read_command(
+                &mut self.stdout,
+                &mut self.stderr,
+                &marker,
+                command.output_limit,
+                command.timeout,
+            )
+            .await;
+        let (mut output, end) = match read {
+            Ok(read) => read,
+            Err(e) => {
                 self.end("reading the shell's output failed").await;
                 return Err(Error::Backend {
                     backend: BACKEND,
@@ -177,20 +173,19 @@ impl Session for LocalSession {
                     source: Some(Box::new(e)),
                 });
             }
-            Some(Ok(true)) => {
-                self.carry_out = out.take_after();
-                self.carry_err = err.take_after();
-                out.code().map_or(ExitStatus::Unknown, ExitStatus::Code)
+        };
+        output.exit = match end {
+            CommandEnd::Marked(code) => code.map_or(ExitStatus::Unknown, ExitStatus::Code),
+            CommandEnd::TimedOut => {
+                self.end("a command timed out and the shell was killed")
+                    .await;
+                ExitStatus::TimedOut
             }
-            Some(Ok(false)) => match self.end("the shell exited").await {
+            CommandEnd::ShellGone => match self.end("the shell exited").await {
                 Some(status) => exit_status(status, self.ctx.sandboxed()),
                 None => ExitStatus::Unknown,
             },
         };
-        let mut output = ExecOutput::empty(OutputStreams::Separate);
-        output.exit = exit;
-        (output.stdout, output.stdout_truncated) = out.finish();
-        (output.stderr, output.stderr_truncated) = err.finish();
         output.duration = started.elapsed();
         Ok(output)
     }

@@ -9,8 +9,8 @@
 
 use std::time::Instant;
 
-use agentbox_core::exec::marker::{self, MarkedOutput};
-use agentbox_core::exec::{ExecOutput, ExitStatus, OutputStreams, Session, SessionCommand, quote};
+use agentbox_core::exec::marker::{Carry, CommandEnd};
+use agentbox_core::exec::{ExecOutput, ExitStatus, Session, SessionCommand, quote};
 use agentbox_core::{Error, Result};
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -35,8 +35,7 @@ pub struct KubeSession {
     status: Option<BoxFuture<'static, Option<Status>>>,
     link: Option<Link>,
     closed: Option<String>,
-    carry_out: Vec<u8>,
-    carry_err: Vec<u8>,
+    carry: Carry,
 }
 
 impl std::fmt::Debug for KubeSession {
@@ -90,14 +89,13 @@ impl KubeSession {
             status: Some(status),
             link: Some(link),
             closed: None,
-            carry_out: Vec::new(),
-            carry_err: Vec::new(),
+            carry: Carry::default(),
             tag,
         };
         match (header, announced) {
             (true, Ok(Ok(Some((pid, rest))))) => {
                 session.pid = Some(pid);
-                session.carry_err = rest;
+                session.carry = Carry::with_stderr(rest);
                 tracing::debug!(workspace = %exec.workspace, pid, "session started");
                 Ok(session)
             }
@@ -193,21 +191,19 @@ impl Session for KubeSession {
             self.end("the shell exited").await;
             return Err(self.closed_now());
         }
-        let limit = command.output_limit;
-        let mut out = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_out));
-        let mut err = MarkedOutput::new(&marker, limit, std::mem::take(&mut self.carry_err));
-        let read = marker::read_both(&mut self.stdout, &mut self.stderr, &mut out, &mut err);
-        let outcome = match command.timeout {
-            Some(timeout) => tokio::time::timeout(timeout, read).await.ok(),
-            None => Some(read.await),
-        };
-        let exit = match outcome {
-            None => {
-                self.end("a command timed out and the shell was killed")
-                    .await;
-                ExitStatus::TimedOut
-            }
-            Some(Err(e)) => {
+        let read = self
+            .carry
+            .read_command(
+                &mut self.stdout,
+                &mut self.stderr,
+                &marker,
+                command.output_limit,
+                command.timeout,
+            )
+            .await;
+        let (mut output, end) = match read {
+            Ok(read) => read,
+            Err(e) => {
                 self.end("reading the shell's output failed").await;
                 return Err(Error::Backend {
                     backend: BACKEND,
@@ -218,20 +214,19 @@ impl Session for KubeSession {
                     source: Some(Box::new(e)),
                 });
             }
-            Some(Ok(true)) => {
-                self.carry_out = out.take_after();
-                self.carry_err = err.take_after();
-                out.code().map_or(ExitStatus::Unknown, ExitStatus::Code)
+        };
+        output.exit = match end {
+            CommandEnd::Marked(code) => code.map_or(ExitStatus::Unknown, ExitStatus::Code),
+            CommandEnd::TimedOut => {
+                self.end("a command timed out and the shell was killed")
+                    .await;
+                ExitStatus::TimedOut
             }
-            Some(Ok(false)) => self
+            CommandEnd::ShellGone => self
                 .end("the shell exited")
                 .await
                 .unwrap_or(ExitStatus::Unknown),
         };
-        let mut output = ExecOutput::empty(OutputStreams::Separate);
-        output.exit = exit;
-        (output.stdout, output.stdout_truncated) = out.finish();
-        (output.stderr, output.stderr_truncated) = err.finish();
         output.duration = started.elapsed();
         Ok(output)
     }

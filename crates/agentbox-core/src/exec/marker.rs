@@ -19,6 +19,8 @@
 //! assert_eq!(out.finish(), (b"hello\n".to_vec(), false));
 //! ```
 
+use super::request::{ExecOutput, OutputStreams};
+
 /// One output stream of one session command, up to its marker line.
 #[derive(Debug)]
 pub struct MarkedOutput {
@@ -153,6 +155,80 @@ where
     Ok(true)
 }
 
+/// How reading one command's output ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandEnd {
+    /// Both streams showed the marker line; the exit code the stdout line carried.
+    Marked(Option<i32>),
+    /// The timeout passed first: the shell is still running the command (kill it).
+    TimedOut,
+    /// A stream ended before its marker line: the shell is gone.
+    ShellGone,
+}
+
+/// What a session carries from one command to the next: the bytes that came after a marker
+/// line (output of a background job), which belong to the next command's output.
+#[derive(Debug, Default)]
+pub struct Carry {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl Carry {
+    /// Start with `stderr` bytes already read past a start-up header.
+    pub fn with_stderr(err: Vec<u8>) -> Self {
+        Self {
+            out: Vec::new(),
+            err,
+        }
+    }
+
+    /// Read one command's output, framed by `marker`, from a session's `stdout` and `stderr`,
+    /// keeping at most `limit` bytes of each, within `timeout`. The output has both streams
+    /// separate, its exit status still unknown (the caller sets it from the [`CommandEnd`]) and
+    /// no duration. An I/O error ends the read; what was read is then dropped.
+    pub async fn read_command<O, E>(
+        &mut self,
+        stdout: &mut O,
+        stderr: &mut E,
+        marker: &str,
+        limit: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<(ExecOutput, CommandEnd)>
+    where
+        O: tokio::io::AsyncRead + Unpin,
+        E: tokio::io::AsyncRead + Unpin,
+    {
+        let mut out = MarkedOutput::new(marker, limit, std::mem::take(&mut self.out));
+        let mut err = MarkedOutput::new(marker, limit, std::mem::take(&mut self.err));
+        let read = read_both(stdout, stderr, &mut out, &mut err);
+        let end = match timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, read).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Ok((finish(out, err), CommandEnd::TimedOut));
+                }
+            },
+            None => read.await?,
+        };
+        let end = if end {
+            self.out = out.take_after();
+            self.err = err.take_after();
+            CommandEnd::Marked(out.code())
+        } else {
+            CommandEnd::ShellGone
+        };
+        Ok((finish(out, err), end))
+    }
+}
+
+fn finish(out: MarkedOutput, err: MarkedOutput) -> ExecOutput {
+    let mut output = ExecOutput::empty(OutputStreams::Separate);
+    (output.stdout, output.stdout_truncated) = out.finish();
+    (output.stderr, output.stderr_truncated) = err.finish();
+    output
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +303,62 @@ mod tests {
         let mut f = MarkedOutput::new(MARKER, 100, Vec::new());
         f.feed(b"partial __agentbox_01");
         assert_eq!(f.finish(), (b"partial __agentbox_01".to_vec(), false));
+    }
+
+    #[tokio::test]
+    async fn a_command_ends_at_both_markers_and_the_rest_is_carried_over() {
+        let mut carry = Carry::with_stderr(b"early ".to_vec());
+        let mut stdout: &[u8] = b"one\n__agentbox_token__ 4\nbackground\n";
+        let mut stderr: &[u8] = b"warn\n__agentbox_token__\n";
+        let (output, end) = carry
+            .read_command(&mut stdout, &mut stderr, "__agentbox_token__", 100, None)
+            .await
+            .expect("read");
+        assert_eq!(end, CommandEnd::Marked(Some(4)));
+        assert_eq!(output.stdout, b"one\n");
+        assert_eq!(output.stderr, b"early warn\n");
+        assert_eq!(output.streams, OutputStreams::Separate);
+
+        let mut stdout: &[u8] = b"two\n__agentbox_next__ 0\n";
+        let mut stderr: &[u8] = b"__agentbox_next__\n";
+        let (output, end) = carry
+            .read_command(&mut stdout, &mut stderr, "__agentbox_next__", 100, None)
+            .await
+            .expect("read");
+        assert_eq!(end, CommandEnd::Marked(Some(0)));
+        assert_eq!(output.stdout, b"background\ntwo\n");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_first_means_the_shell_is_gone() {
+        let mut carry = Carry::default();
+        let mut stdout: &[u8] = b"partial";
+        // stderr stays open: stdout's end alone tells that the shell is gone.
+        let (_keep_err, mut stderr) = tokio::io::duplex(64);
+        let (output, end) = carry
+            .read_command(&mut stdout, &mut stderr, MARKER, 100, None)
+            .await
+            .expect("read");
+        assert_eq!(end, CommandEnd::ShellGone);
+        assert_eq!(output.stdout, b"partial");
+    }
+
+    #[tokio::test]
+    async fn the_timeout_ends_a_command_that_never_prints_its_marker() {
+        let mut carry = Carry::default();
+        let (_keep_out, mut stdout) = tokio::io::duplex(64);
+        let (_keep_err, mut stderr) = tokio::io::duplex(64);
+        let (output, end) = carry
+            .read_command(
+                &mut stdout,
+                &mut stderr,
+                MARKER,
+                100,
+                Some(std::time::Duration::from_millis(20)),
+            )
+            .await
+            .expect("read");
+        assert_eq!(end, CommandEnd::TimedOut);
+        assert!(output.stdout.is_empty());
     }
 }
